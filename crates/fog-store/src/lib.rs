@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-pub use event_log::{EventLog, NewEvent, StoredEvent};
+pub use event_log::{topic_matches as event_log_topic_matches, EventLog, NewEvent, StoredEvent};
 pub use rusqlite;
 
 /// File name of the database inside the data directory.

@@ -1,0 +1,226 @@
+//! [`NodeApi`]: every operation a shell (HTTP, Tauri, CLI) can call, each defined once here.
+//! Shells parse input, call one method and map the error; nothing else.
+
+pub mod types;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use fog_store::EventLog;
+use tokio::sync::broadcast;
+
+use crate::error::ApiError;
+use crate::logging;
+use crate::node::NodeState;
+use types::{
+    DashboardStats, Event, EventsQuery, Health, HealthStatus, LogTail, LogsQuery, NodeInfo, ServiceState, Settings,
+    SettingsUpdate,
+};
+
+/// Default and largest number of events returned at once.
+pub const EVENTS_DEFAULT: u32 = 100;
+pub const EVENTS_MAX: u32 = 1000;
+/// Default and largest number of log lines returned at once.
+pub const LOG_LINES_DEFAULT: u32 = 200;
+pub const LOG_LINES_MAX: u32 = 10_000;
+/// Longest accepted topic filter, in bytes.
+const TOPICS_MAX_LEN: usize = 1024;
+
+/// The one API of a running node; cheap to clone.
+#[derive(Clone)]
+pub struct NodeApi {
+    state: Arc<NodeState>,
+}
+
+impl NodeApi {
+    pub(crate) fn new(state: Arc<NodeState>) -> Self {
+        Self { state }
+    }
+
+    pub(crate) fn state(&self) -> &Arc<NodeState> {
+        &self.state
+    }
+
+    /// Where the HTTP API listens, when it does.
+    pub fn api_addr(&self) -> Option<SocketAddr> {
+        *self.state.api_addr.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// This node's identity, version, uptime and paths.
+    pub async fn node_info(&self) -> Result<NodeInfo, ApiError> {
+        let s = &self.state;
+        let data_dir = &s.config.data_dir;
+        Ok(NodeInfo {
+            peer_id: s.identity.peer_id(),
+            fingerprint: s.identity.fingerprint().to_string(),
+            public_key: hex::encode(s.identity.public_key().as_bytes()),
+            agreement_public_key: hex::encode(s.identity.agreement_public_key().as_bytes()),
+            version: env!("CARGO_PKG_VERSION").into(),
+            started_at_ms: s.started_at_ms,
+            uptime_s: s.started.elapsed().as_secs(),
+            pid: std::process::id(),
+            data_dir: data_dir.display().to_string(),
+            config_file: s.config.config_file.as_ref().map(|p| p.display().to_string()),
+            db_file: s.store.path().display().to_string(),
+            log_dir: logging::log_dir(data_dir).display().to_string(),
+            token_file: s.token.path().display().to_string(),
+            api_url: self.api_addr().map(|a| format!("http://{a}")),
+        })
+    }
+
+    /// Health of every service.
+    pub async fn health(&self) -> Result<Health, ApiError> {
+        let services = self.state.services.snapshot();
+        let all_running = services.iter().all(|s| matches!(s.state, ServiceState::Running | ServiceState::NotAvailable));
+        Ok(Health {
+            status: if all_running { HealthStatus::Ok } else { HealthStatus::Degraded },
+            services,
+            checked_at_ms: fog_store::now_ms(),
+        })
+    }
+
+    /// The Overview page's figures.
+    pub async fn dashboard_stats(&self) -> Result<DashboardStats, ApiError> {
+        let s = &self.state;
+        let store = s.store.clone();
+        let events_total = tokio::task::spawn_blocking(move || EventLog::count(&store))
+            .await
+            .map_err(|e| ApiError::new(crate::error::code::INTERNAL, e.to_string()))??;
+        let services = s.services.snapshot();
+        let count = |f: &dyn Fn(ServiceState) -> bool| services.iter().filter(|x| f(x.state)).count() as u32;
+        Ok(DashboardStats {
+            uptime_s: s.started.elapsed().as_secs(),
+            services_running: count(&|st| st == ServiceState::Running),
+            services_built: count(&|st| st != ServiceState::NotAvailable),
+            services_not_available: count(&|st| st == ServiceState::NotAvailable),
+            events_total,
+            event_subscribers: s.bus.subscriber_count() as u32,
+            db_size_bytes: s.store.size_bytes(),
+            http_requests_total: s.metrics.http_requests_total(),
+            process: crate::process::sample(),
+            sampled_at_ms: fog_store::now_ms(),
+        })
+    }
+
+    /// The newest events of the event log, oldest first.
+    pub async fn recent_events(&self, query: EventsQuery) -> Result<Vec<Event>, ApiError> {
+        let limit = query.limit.unwrap_or(EVENTS_DEFAULT);
+        if !(1..=EVENTS_MAX).contains(&limit) {
+            return Err(ApiError::invalid_input(format!("limit must be between 1 and {EVENTS_MAX}, got {limit}")));
+        }
+        let topics = parse_topics(query.topics.as_deref())?;
+        let store = self.state.store.clone();
+        let stored = tokio::task::spawn_blocking(move || EventLog::recent(&store, limit, &topics))
+            .await
+            .map_err(|e| ApiError::new(crate::error::code::INTERNAL, e.to_string()))??;
+        Ok(stored
+            .into_iter()
+            .map(|e| Event { id: e.id, ts_ms: e.ts_ms, topic: e.topic, kind: e.kind, data: e.data })
+            .collect())
+    }
+
+    /// A live stream of events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.state.bus.subscribe()
+    }
+
+    /// The last lines of the node's log file.
+    pub async fn logs(&self, query: LogsQuery) -> Result<LogTail, ApiError> {
+        let lines = query.lines.unwrap_or(LOG_LINES_DEFAULT);
+        if !(1..=LOG_LINES_MAX).contains(&lines) {
+            return Err(ApiError::invalid_input(format!("lines must be between 1 and {LOG_LINES_MAX}, got {lines}")));
+        }
+        let Some(dir) = logging::managed_log_dir().map(|d| d.to_owned()) else {
+            return Ok(LogTail {
+                file: None,
+                lines: vec![],
+                empty_reason: Some("this process writes no log file (logging is managed by its host)".into()),
+            });
+        };
+        tokio::task::spawn_blocking(move || {
+            let Some(file) = logging::newest_log_file(&dir) else {
+                return Ok(LogTail {
+                    file: None,
+                    lines: vec![],
+                    empty_reason: Some(format!("no log file in {} yet", dir.display())),
+                });
+            };
+            let tail = logging::tail(&file, lines as usize)
+                .map_err(|e| ApiError::new(crate::error::code::INTERNAL, format!("cannot read {}: {e}", file.display())))?;
+            let empty_reason = tail.is_empty().then(|| "the log file is empty".to_owned());
+            Ok(LogTail { file: Some(file.display().to_string()), lines: tail, empty_reason })
+        })
+        .await
+        .map_err(|e| ApiError::new(crate::error::code::INTERNAL, e.to_string()))?
+    }
+
+    /// Settings that can change while the node runs.
+    pub async fn settings(&self) -> Result<Settings, ApiError> {
+        let c = &self.state.config;
+        let current = logging::current_filter();
+        Ok(Settings {
+            log_level_editable: current.is_some(),
+            log_level: current.unwrap_or_else(|| c.log.level.clone()),
+            api_addr: c.api.addr.to_string(),
+            data_dir: c.data_dir.display().to_string(),
+            config_file: c.config_file.as_ref().map(|p| p.display().to_string()),
+        })
+    }
+
+    /// Changes settings; publishes `settings.changed`.
+    pub async fn update_settings(&self, update: SettingsUpdate) -> Result<Settings, ApiError> {
+        if let Some(level) = &update.log_level {
+            logging::parse_filter(level).map_err(|e| ApiError::invalid_input(format!("invalid log level {level:?}: {e}")))?;
+            if logging::current_filter().is_none() {
+                return Err(ApiError::new(
+                    crate::error::code::UNAVAILABLE,
+                    "this process does not manage its log filter, so it cannot be changed here",
+                ));
+            }
+            logging::set_filter(level).map_err(ApiError::invalid_input)?;
+            tracing::info!(log_level = %level, "log level changed");
+            self.state.bus.publish("settings", "changed", serde_json::json!({ "log_level": level }));
+        }
+        self.settings().await
+    }
+}
+
+/// Splits a comma-separated topic filter, rejecting anything that is not a dotted name.
+pub fn parse_topics(topics: Option<&str>) -> Result<Vec<String>, ApiError> {
+    let Some(topics) = topics.filter(|t| !t.is_empty()) else { return Ok(vec![]) };
+    if topics.len() > TOPICS_MAX_LEN {
+        return Err(ApiError::invalid_input(format!("topics is longer than {TOPICS_MAX_LEN} bytes")));
+    }
+    topics
+        .split(',')
+        .map(|t| {
+            let valid = !t.is_empty()
+                && t.split('.').all(|seg| !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+            if valid {
+                Ok(t.to_owned())
+            } else {
+                Err(ApiError::invalid_input(format!("invalid topic {t:?}: use dotted names such as service or node.started")))
+            }
+        })
+        .collect()
+}
+
+/// Whether an event passes a parsed topic filter (empty filter passes everything).
+pub fn event_matches(event: &Event, topics: &[String]) -> bool {
+    topics.is_empty() || topics.iter().any(|t| fog_store::event_log_topic_matches(&event.topic, t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_filters_are_validated() {
+        assert_eq!(parse_topics(Some("node,service.api")).unwrap(), vec!["node", "service.api"]);
+        assert!(parse_topics(None).unwrap().is_empty());
+        assert!(parse_topics(Some("")).unwrap().is_empty());
+        for bad in ["a,,b", "a..b", ".a", "a b", "a;drop"] {
+            assert_eq!(parse_topics(Some(bad)).unwrap_err().code, "invalid_input", "{bad}");
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Types that cross the API boundary (HTTP JSON, Tauri IPC). TypeScript definitions are
+//! generated from these (see `bindings`), never written by hand.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::{IntoParams, ToSchema};
+
+/// This node's identity and where it keeps its files.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct NodeInfo {
+    /// libp2p peer id derived from the node's ed25519 key.
+    pub peer_id: String,
+    /// SHA-256 of the ed25519 public key, grouped hex.
+    pub fingerprint: String,
+    /// ed25519 public key, hex.
+    pub public_key: String,
+    /// x25519 key-agreement public key, hex.
+    pub agreement_public_key: String,
+    /// Fog Compute version.
+    pub version: String,
+    /// When the node started, Unix milliseconds.
+    #[ts(type = "number")]
+    pub started_at_ms: i64,
+    /// Seconds since start.
+    #[ts(type = "number")]
+    pub uptime_s: u64,
+    /// Operating-system process id.
+    pub pid: u32,
+    pub data_dir: String,
+    /// The config file in use, if any.
+    pub config_file: Option<String>,
+    pub db_file: String,
+    pub log_dir: String,
+    pub token_file: String,
+    /// Base URL of the HTTP API, when it is listening.
+    pub api_url: Option<String>,
+}
+
+/// State of one service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceState {
+    Starting,
+    Running,
+    Stopped,
+    Failed,
+    /// The service is not part of this build yet.
+    NotAvailable,
+}
+
+/// Health of one service.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct ServiceHealth {
+    /// Stable id, e.g. `store`, `api`, `mesh`.
+    pub id: String,
+    /// Name shown to people.
+    pub name: String,
+    pub state: ServiceState,
+    /// One line on the current state, e.g. where it listens or why it failed.
+    pub detail: String,
+    /// When the service entered this state, Unix milliseconds.
+    #[ts(type = "number")]
+    pub since_ms: i64,
+}
+
+/// Aggregate health.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    /// Every built service is running.
+    Ok,
+    /// Some built service is starting, stopped or failed.
+    Degraded,
+}
+
+/// Health of the node and each service.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct Health {
+    pub status: HealthStatus,
+    pub services: Vec<ServiceHealth>,
+    #[ts(type = "number")]
+    pub checked_at_ms: i64,
+}
+
+/// Resource use of the node's process, read from the operating system.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct ProcessStats {
+    /// Resident memory, bytes; null where the OS does not tell.
+    #[ts(type = "number | null")]
+    pub rss_bytes: Option<u64>,
+    /// CPU time used (user + system), seconds; null where the OS does not tell.
+    pub cpu_seconds: Option<f64>,
+    /// Threads; null where the OS does not tell.
+    pub threads: Option<u32>,
+}
+
+/// The Overview page's figures.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct DashboardStats {
+    #[ts(type = "number")]
+    pub uptime_s: u64,
+    pub services_running: u32,
+    /// Services built into this node (not counting those not available).
+    pub services_built: u32,
+    pub services_not_available: u32,
+    /// Events in the event log.
+    #[ts(type = "number")]
+    pub events_total: u64,
+    /// Clients subscribed to the live event stream right now.
+    pub event_subscribers: u32,
+    /// Database file plus WAL, bytes.
+    #[ts(type = "number")]
+    pub db_size_bytes: u64,
+    /// HTTP API requests served since start.
+    #[ts(type = "number")]
+    pub http_requests_total: u64,
+    pub process: ProcessStats,
+    #[ts(type = "number")]
+    pub sampled_at_ms: i64,
+}
+
+/// An event from the node's bus, as stored in the event log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct Event {
+    /// Sequence number in the event log (0 if it could not be stored).
+    #[ts(type = "number")]
+    pub id: i64,
+    #[ts(type = "number")]
+    pub ts_ms: i64,
+    /// Dotted topic, e.g. `node`, `service`, `settings`.
+    pub topic: String,
+    /// What happened, e.g. `started`, `state_changed`.
+    pub kind: String,
+    /// Details; shape depends on topic and kind.
+    #[ts(type = "unknown")]
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// Which events to return.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, TS, ToSchema, IntoParams)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsQuery {
+    /// How many of the newest events (1–1000, default 100).
+    pub limit: Option<u32>,
+    /// Comma-separated topic filter; a topic matches itself and its dotted children.
+    pub topics: Option<String>,
+}
+
+/// Which part of the log to return.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, TS, ToSchema, IntoParams)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogsQuery {
+    /// How many of the last lines (1–10000, default 200).
+    pub lines: Option<u32>,
+}
+
+/// The end of the node's log file.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct LogTail {
+    /// The file read; null when this process writes no log file.
+    pub file: Option<String>,
+    pub lines: Vec<String>,
+    /// Why there is nothing to show, when there is nothing.
+    pub empty_reason: Option<String>,
+}
+
+/// Settings that can change while the node runs.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct Settings {
+    /// Log filter in tracing's syntax, e.g. `info` or `info,fog_node=debug`.
+    pub log_level: String,
+    /// Whether this process manages its log filter (false when embedded without logging).
+    pub log_level_editable: bool,
+    /// Address the HTTP API is configured to listen on.
+    pub api_addr: String,
+    pub data_dir: String,
+    pub config_file: Option<String>,
+}
+
+/// A change to the settings; absent fields stay as they are.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, TS, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SettingsUpdate {
+    pub log_level: Option<String>,
+}
+
+/// An error as the UI shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct ApiError {
+    /// Stable snake_case code, e.g. `unauthorized`, `invalid_input`.
+    pub code: String,
+    /// Message for people.
+    pub message: String,
+}

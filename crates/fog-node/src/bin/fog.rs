@@ -1,0 +1,183 @@
+//! `fog`: run a Fog Compute node headless and talk to a running one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use fog_node::api::types::{ApiError, Health, NodeInfo, ServiceState};
+use fog_node::{logging, Config, Node, Overrides};
+
+#[derive(Parser)]
+#[command(name = "fog", version, about = "Fog Compute: a fog-computing node for Linux laptops and servers.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the node headless: HTTP API, live events, metrics and the dashboard on 127.0.0.1:7420.
+    Node(NodeArgs),
+    /// Show the identity and service health of a running node.
+    Status(StatusArgs),
+}
+
+/// Where the configuration comes from; flags beat `FOG_*` variables, which beat the file.
+#[derive(Args, Clone)]
+struct ConfigArgs {
+    /// Config file (TOML). Default: ~/.config/fog-compute/fog.toml when it exists.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory: key, database, API token, logs. Default: ~/.local/share/fog-compute. Env: FOG_DATA_DIR.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// HTTP API listen address. Default: 127.0.0.1:7420. Env: FOG_API_ADDR.
+    #[arg(long, value_name = "ADDR")]
+    api_addr: Option<SocketAddr>,
+}
+
+#[derive(Args)]
+struct NodeArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Allow the API to listen on a non-loopback address (it is then reachable from the network). Env: FOG_ALLOW_REMOTE_API=1.
+    #[arg(long)]
+    allow_remote_api: bool,
+    /// Log filter, e.g. `info` or `info,fog_node=debug`. Env: FOG_LOG.
+    #[arg(long, value_name = "FILTER")]
+    log: Option<String>,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Print the node info and health as one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Node(args) => run_node(args),
+        Command::Status(args) => status(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fog: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn overrides(args: &ConfigArgs) -> Overrides {
+    Overrides {
+        config_file: args.config.clone(),
+        data_dir: args.data_dir.clone(),
+        api_addr: args.api_addr,
+        ..Default::default()
+    }
+}
+
+fn run_node(args: NodeArgs) -> anyhow::Result<()> {
+    let overrides = Overrides { allow_remote_api: args.allow_remote_api, log_level: args.log.clone(), ..overrides(&args.config) };
+    let config = Config::load(&overrides)?;
+    let _log_guard = logging::init(&config.log.level, &config.data_dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let node = Node::start(config).await?;
+        let api = node.api();
+        let info = api.node_info().await?;
+        let Some(url) = info.api_url.clone() else {
+            let detail = api.health().await?.services.into_iter().find(|s| s.id == "api").map(|s| s.detail).unwrap_or_default();
+            node.shutdown().await;
+            anyhow::bail!("the HTTP API did not start: {detail}");
+        };
+        println!("Fog Compute {} node running", info.version);
+        println!("  peer id     {}", info.peer_id);
+        println!("  fingerprint {}", info.fingerprint);
+        println!("  data dir    {}", info.data_dir);
+        println!("  API         {url}  (bearer token in {})", info.token_file);
+        println!("  dashboard   xdg-open \"{url}/#token=$(cat {})\"", info.token_file);
+        println!("  metrics     {url}/metrics");
+        println!("Stop with Ctrl-C.");
+        wait_for_stop_signal().await?;
+        eprintln!("fog: shutting down…");
+        node.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+fn status(args: StatusArgs) -> anyhow::Result<()> {
+    let config = Config::load(&overrides(&args.config))?;
+    let token_path = config.data_dir.join(fog_node::token::TOKEN_FILE);
+    let token = std::fs::read_to_string(&token_path)
+        .map_err(|e| anyhow::anyhow!("cannot read the API token {}: {e} (has a node run with this data dir?)", token_path.display()))?;
+    let base = format!("http://{}", config.api.addr);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let get = |path: &str| -> anyhow::Result<serde_json::Value> {
+        let mut response = agent
+            .get(format!("{base}{path}"))
+            .header("Authorization", format!("Bearer {}", token.trim()))
+            .call()
+            .map_err(|e| anyhow::anyhow!("no node answers at {base}: {e} (start one with `fog node`)"))?;
+        let ok = response.status().is_success();
+        let body: serde_json::Value = response.body_mut().read_json()?;
+        if !ok {
+            let err: ApiError = serde_json::from_value(body)?;
+            anyhow::bail!("{base}{path}: {}", err.message);
+        }
+        Ok(body)
+    };
+    let info = get("/api/node")?;
+    let health = get("/api/health")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "node": info, "health": health }))?);
+        return Ok(());
+    }
+    let info: NodeInfo = serde_json::from_value(info)?;
+    let health: Health = serde_json::from_value(health)?;
+    println!("peer id      {}", info.peer_id);
+    println!("fingerprint  {}", info.fingerprint);
+    println!("version      {}", info.version);
+    println!("uptime       {}", human_duration(info.uptime_s));
+    println!("data dir     {}", info.data_dir);
+    println!("health       {:?}", health.status);
+    for s in health.services {
+        let state = match s.state {
+            ServiceState::Running => "running",
+            ServiceState::Starting => "starting",
+            ServiceState::Stopped => "stopped",
+            ServiceState::Failed => "FAILED",
+            ServiceState::NotAvailable => "n/a",
+        };
+        println!("  {:<18} {:<9} {}", s.name, state, s.detail);
+    }
+    Ok(())
+}
+
+fn human_duration(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m {}s", s / 60, s % 60),
+        s if s < 86400 => format!("{}h {}m", s / 3600, (s % 3600) / 60),
+        s => format!("{}d {}h", s / 86400, (s % 86400) / 3600),
+    }
+}

@@ -1,0 +1,56 @@
+//! TypeScript definitions of the API types, generated with ts-rs into the frontend.
+//! `cargo test -p fog-node bindings` fails when the committed file is stale and rewrites it
+//! when run with `UPDATE_BINDINGS=1`.
+
+use ts_rs::TS;
+
+use crate::api::types::*;
+
+/// Path of the generated file, relative to the repository root.
+pub const BINDINGS_PATH: &str = "frontend/src/lib/api/bindings.ts";
+
+/// The whole generated file.
+pub fn typescript() -> String {
+    let decls = [
+        NodeInfo::decl(),
+        ServiceState::decl(),
+        ServiceHealth::decl(),
+        HealthStatus::decl(),
+        Health::decl(),
+        ProcessStats::decl(),
+        DashboardStats::decl(),
+        Event::decl(),
+        EventsQuery::decl(),
+        LogsQuery::decl(),
+        LogTail::decl(),
+        Settings::decl(),
+        SettingsUpdate::decl(),
+        ApiError::decl(),
+    ];
+    let mut out = String::from("// Generated from Rust by `UPDATE_BINDINGS=1 cargo test -p fog-node bindings` — do not edit.\n");
+    for decl in decls {
+        out.push_str("export ");
+        out.push_str(&decl);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bindings_are_fresh() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(super::BINDINGS_PATH);
+        let generated = super::typescript();
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{} is stale; run `UPDATE_BINDINGS=1 cargo test -p fog-node bindings` and commit it",
+            path.display()
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! Node configuration: one TOML file with a default for every field, overridden by `FOG_*`
+//! environment variables, overridden by command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Default address of the HTTP API.
+pub const DEFAULT_API_ADDR: &str = "127.0.0.1:7420";
+/// Config file name inside the config directory.
+pub const CONFIG_FILE: &str = "fog.toml";
+
+/// What can be wrong with the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is invalid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{name}={value:?} is not a valid {what}")]
+    BadValue { name: String, value: String, what: &'static str },
+    #[error("the API address {addr} is not a loopback address; binding to it exposes the node to the network, so it needs --allow-remote-api (or FOG_ALLOW_REMOTE_API=1)")]
+    RemoteApiNotAllowed { addr: SocketAddr },
+    #[error("no home directory found to put data in; pass --data-dir or set FOG_DATA_DIR")]
+    NoDataDir,
+}
+
+/// The node's configuration.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the key, database, token and logs live.
+    pub data_dir: PathBuf,
+    pub api: ApiConfig,
+    pub log: LogConfig,
+    /// The file this configuration was read from, if any.
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
+}
+
+/// The HTTP API.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Serve the HTTP API at all.
+    pub enabled: bool,
+    /// Listen address; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// Allow a non-loopback listen address.
+    pub allow_remote: bool,
+}
+
+/// Logging.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Filter in tracing's syntax, e.g. `info` or `info,fog_node=debug`.
+    pub level: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { enabled: true, addr: DEFAULT_API_ADDR.parse().expect("valid default address"), allow_remote: false }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".into() }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir().unwrap_or_default(),
+            api: ApiConfig::default(),
+            log: LogConfig::default(),
+            config_file: None,
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers' value.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub api_addr: Option<SocketAddr>,
+    pub allow_remote_api: bool,
+    pub log_level: Option<String>,
+}
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("org", "Fog Compute", "fog-compute")
+}
+
+/// `~/.local/share/fog-compute` on Linux.
+pub fn default_data_dir() -> Option<PathBuf> {
+    project_dirs().map(|d| d.data_dir().to_owned())
+}
+
+/// `~/.config/fog-compute/fog.toml` on Linux.
+pub fn default_config_file() -> Option<PathBuf> {
+    project_dirs().map(|d| d.config_dir().join(CONFIG_FILE))
+}
+
+impl Config {
+    /// Loads from the real environment.
+    pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
+        Self::load_with(overrides, |name| std::env::var(name).ok(), default_config_file())
+    }
+
+    /// Loads with an injected environment, for tests.
+    pub fn load_with(
+        overrides: &Overrides,
+        env: impl Fn(&str) -> Option<String>,
+        default_file: Option<PathBuf>,
+    ) -> Result<Self, ConfigError> {
+        let explicit = overrides.config_file.clone().or_else(|| env("FOG_CONFIG").map(PathBuf::from));
+        let mut config = match (&explicit, &default_file) {
+            (Some(path), _) => Self::from_file(path)?,
+            (None, Some(path)) if path.exists() => Self::from_file(path)?,
+            _ => Self::default(),
+        };
+        if let Some(dir) = env("FOG_DATA_DIR") {
+            config.data_dir = dir.into();
+        }
+        if let Some(addr) = env("FOG_API_ADDR") {
+            config.api.addr = parse_env("FOG_API_ADDR", &addr, "socket address such as 127.0.0.1:7420")?;
+        }
+        if let Some(level) = env("FOG_LOG") {
+            config.log.level = level;
+        }
+        if let Some(flag) = env("FOG_ALLOW_REMOTE_API") {
+            config.api.allow_remote = parse_bool("FOG_ALLOW_REMOTE_API", &flag)?;
+        }
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(addr) = overrides.api_addr {
+            config.api.addr = addr;
+        }
+        if let Some(level) = &overrides.log_level {
+            config.log.level = level.clone();
+        }
+        config.api.allow_remote |= overrides.allow_remote_api;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads a config file; every absent field keeps its default.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let mut config: Self =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?;
+        config.config_file = Some(path.to_owned());
+        Ok(config)
+    }
+
+    /// Checks the combination of values.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::NoDataDir);
+        }
+        if self.api.enabled && !self.api.addr.ip().is_loopback() && !self.api.allow_remote {
+            return Err(ConfigError::RemoteApiNotAllowed { addr: self.api.addr });
+        }
+        crate::logging::parse_filter(&self.log.level)
+            .map_err(|_| ConfigError::BadValue { name: "log level".into(), value: self.log.level.clone(), what: "log filter" })?;
+        Ok(())
+    }
+}
+
+fn parse_env<T: std::str::FromStr>(name: &str, value: &str, what: &'static str) -> Result<T, ConfigError> {
+    value.parse().map_err(|_| ConfigError::BadValue { name: name.into(), value: value.into(), what })
+}
+
+fn parse_bool(name: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(ConfigError::BadValue { name: name.into(), value: value.into(), what: "boolean (1/0, true/false)" }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn layers_apply_file_then_env_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(CONFIG_FILE);
+        std::fs::write(&file, "data_dir = \"/from/file\"\n[api]\naddr = \"127.0.0.1:1000\"\n[log]\nlevel = \"warn\"\n").unwrap();
+        let overrides = Overrides { config_file: Some(file.clone()), ..Default::default() };
+        let c = Config::load_with(&overrides, env(&[]), None).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(c.api.addr.port(), 1000);
+        assert_eq!(c.log.level, "warn");
+        assert_eq!(c.config_file.as_deref(), Some(file.as_path()));
+
+        let c = Config::load_with(&overrides, env(&[("FOG_DATA_DIR", "/from/env"), ("FOG_API_ADDR", "127.0.0.1:2000")]), None)
+            .unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/from/env"));
+        assert_eq!(c.api.addr.port(), 2000);
+
+        let flags = Overrides { data_dir: Some("/from/flag".into()), api_addr: Some("127.0.0.1:3000".parse().unwrap()), ..overrides };
+        let c = Config::load_with(&flags, env(&[("FOG_DATA_DIR", "/from/env")]), None).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(c.api.addr.port(), 3000);
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let c = Config::load_with(&Overrides { data_dir: Some("/d".into()), ..Default::default() }, env(&[]), None).unwrap();
+        assert_eq!(c.api.addr.to_string(), DEFAULT_API_ADDR);
+        assert!(c.api.enabled);
+        assert_eq!(c.config_file, None);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(CONFIG_FILE);
+        std::fs::write(&file, "[api]\nadress = \"x\"\n").unwrap();
+        let err = Config::from_file(&file).unwrap_err();
+        assert!(err.to_string().contains("adress"), "{err}");
+        let err = Config::load_with(&Overrides::default(), env(&[("FOG_API_ADDR", "nope")]), None).unwrap_err();
+        assert!(matches!(err, ConfigError::BadValue { .. }));
+        let missing = Overrides { config_file: Some(dir.path().join("missing.toml")), ..Default::default() };
+        assert!(matches!(Config::load_with(&missing, env(&[]), None), Err(ConfigError::Read { .. })));
+    }
+
+    #[test]
+    fn remote_api_needs_an_explicit_flag() {
+        let base = Overrides { data_dir: Some("/d".into()), api_addr: Some("0.0.0.0:7420".parse().unwrap()), ..Default::default() };
+        assert!(matches!(Config::load_with(&base, env(&[]), None), Err(ConfigError::RemoteApiNotAllowed { .. })));
+        let allowed = Overrides { allow_remote_api: true, ..base };
+        assert!(Config::load_with(&allowed, env(&[]), None).is_ok());
+    }
+}

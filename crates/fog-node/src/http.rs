@@ -1,0 +1,294 @@
+//! The HTTP shell: axum routes over [`NodeApi`], bearer-token auth, the event WebSocket,
+//! Prometheus metrics, the OpenAPI document and the built dashboard.
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use rust_embed::Embed;
+use tokio::sync::broadcast::error::RecvError;
+use utoipa::OpenApi;
+
+use crate::api::types::{
+    DashboardStats, Event, EventsQuery, Health, HealthStatus, LogTail, LogsQuery, NodeInfo, ProcessStats, ServiceHealth,
+    ServiceState, Settings, SettingsUpdate,
+};
+use crate::api::{event_matches, parse_topics, NodeApi};
+use crate::error::{code, ApiError};
+
+/// Content-Security-Policy of the dashboard: everything from this origin, nothing inline but styles.
+const DASHBOARD_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// The router of the whole HTTP API.
+pub fn router(api: NodeApi) -> Router {
+    let protected = Router::new()
+        .route("/api/health", get(health))
+        .route("/api/dashboard/stats", get(dashboard_stats))
+        .route("/api/node", get(node_info))
+        .route("/api/events", get(events_stream))
+        .route("/api/events/recent", get(recent_events))
+        .route("/api/logs", get(logs))
+        .route("/api/settings", get(settings).put(update_settings))
+        .route("/api/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .route("/api/{*rest}", any(api_not_found))
+        .route_layer(middleware::from_fn_with_state(api.clone(), require_token));
+    Router::new()
+        .merge(protected)
+        .fallback(dashboard)
+        .layer(middleware::from_fn_with_state(api.clone(), count_requests))
+        .with_state(api)
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self)).into_response()
+    }
+}
+
+/// Query string parsed into `T`, or a 400 `{code, message}`.
+struct ApiQuery<T>(T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|e| ApiError::invalid_input(format!("invalid query string: {}", e.body_text())))
+    }
+}
+
+/// JSON body parsed into `T`, or a 400 `{code, message}`.
+struct ApiJson<T>(T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|j| Self(j.0))
+            .map_err(|e| ApiError::invalid_input(format!("invalid JSON body: {}", e.body_text())))
+    }
+}
+
+async fn require_token(State(api): State<NodeApi>, req: Request, next: Next) -> Response {
+    let from_header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // Browsers cannot set headers on a WebSocket, so the event stream also takes the token as
+    // the `access_token` query parameter (RFC 6750 §2.3).
+    let from_query = (req.uri().path() == "/api/events")
+        .then(|| req.uri().query())
+        .flatten()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("access_token=")));
+    match from_header.or(from_query) {
+        Some(token) if api.state().token.matches(token) => next.run(req).await,
+        Some(_) => ApiError::new(code::UNAUTHORIZED, "the API token is wrong").into_response(),
+        None => ApiError::new(
+            code::UNAUTHORIZED,
+            format!("missing API token: send `Authorization: Bearer <token>`; the token is in {}", api.state().token.path().display()),
+        )
+        .into_response(),
+    }
+}
+
+async fn count_requests(State(api): State<NodeApi>, req: Request, next: Next) -> Response {
+    let route = match req.extensions().get::<MatchedPath>() {
+        Some(p) => p.as_str().to_owned(),
+        None if req.uri().path().starts_with("/api") => "/api/*".to_owned(),
+        None => "dashboard".to_owned(),
+    };
+    let response = next.run(req).await;
+    api.state().metrics.count_http(&route, response.status().as_u16());
+    response
+}
+
+#[utoipa::path(get, path = "/api/health", responses((status = 200, body = Health), (status = 401, body = ApiError)), security(("bearer" = [])))]
+async fn health(State(api): State<NodeApi>) -> Result<Json<Health>, ApiError> {
+    api.health().await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/dashboard/stats", responses((status = 200, body = DashboardStats), (status = 401, body = ApiError)), security(("bearer" = [])))]
+async fn dashboard_stats(State(api): State<NodeApi>) -> Result<Json<DashboardStats>, ApiError> {
+    api.dashboard_stats().await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/node", responses((status = 200, body = NodeInfo), (status = 401, body = ApiError)), security(("bearer" = [])))]
+async fn node_info(State(api): State<NodeApi>) -> Result<Json<NodeInfo>, ApiError> {
+    api.node_info().await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/events/recent", params(EventsQuery), responses((status = 200, body = Vec<Event>), (status = 400, body = ApiError), (status = 401, body = ApiError)), security(("bearer" = [])))]
+async fn recent_events(State(api): State<NodeApi>, ApiQuery(query): ApiQuery<EventsQuery>) -> Result<Json<Vec<Event>>, ApiError> {
+    api.recent_events(query).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/logs", params(LogsQuery), responses((status = 200, body = LogTail), (status = 400, body = ApiError), (status = 401, body = ApiError)), security(("bearer" = [])))]
+async fn logs(State(api): State<NodeApi>, ApiQuery(query): ApiQuery<LogsQuery>) -> Result<Json<LogTail>, ApiError> {
+    api.logs(query).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/settings", responses((status = 200, body = Settings), (status = 401, body = ApiError)), security(("bearer" = [])))]
+async fn settings(State(api): State<NodeApi>) -> Result<Json<Settings>, ApiError> {
+    api.settings().await.map(Json)
+}
+
+#[utoipa::path(put, path = "/api/settings", request_body = SettingsUpdate, responses((status = 200, body = Settings), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn update_settings(State(api): State<NodeApi>, ApiJson(update): ApiJson<SettingsUpdate>) -> Result<Json<Settings>, ApiError> {
+    api.update_settings(update).await.map(Json)
+}
+
+/// Query of the event WebSocket.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct StreamQuery {
+    /// Comma-separated topic filter.
+    topics: Option<String>,
+    /// The API token, for clients that cannot send headers (browsers).
+    #[allow(dead_code)]
+    access_token: Option<String>,
+}
+
+/// Live events as JSON text messages, one event per message.
+#[utoipa::path(get, path = "/api/events", params(StreamQuery), responses((status = 101, description = "WebSocket of Event JSON messages"), (status = 400, body = ApiError), (status = 401, body = ApiError)), security(("bearer" = [])))]
+async fn events_stream(
+    State(api): State<NodeApi>,
+    ApiQuery(query): ApiQuery<StreamQuery>,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let topics = parse_topics(query.topics.as_deref())?;
+    let upgrade = upgrade.map_err(|e| ApiError::invalid_input(format!("/api/events is a WebSocket: {}", e.body_text())))?;
+    let events = api.subscribe();
+    Ok(upgrade.on_upgrade(move |socket| stream_events(api, socket, events, topics)))
+}
+
+async fn stream_events(
+    api: NodeApi,
+    mut socket: WebSocket,
+    mut events: tokio::sync::broadcast::Receiver<Event>,
+    topics: Vec<String>,
+) {
+    let mut shutdown = api.state().shutdown.clone();
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) if event_matches(&event, &topics) => {
+                    let Ok(text) = serde_json::to_string(&event) else { continue };
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(missed)) => {
+                    let notice = Event { id: 0, ts_ms: fog_store::now_ms(), topic: "stream".into(), kind: "lagged".into(), data: serde_json::json!({ "missed": missed }) };
+                    let text = serde_json::to_string(&notice).unwrap_or_default();
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => break,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+            _ = async { shutdown.wait_for(|stop| *stop).await.map(|_| ()) } => break,
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+async fn metrics(State(api): State<NodeApi>) -> Response {
+    let state = api.state();
+    let process = crate::process::sample();
+    let services: Vec<(String, bool)> = state
+        .services
+        .snapshot()
+        .into_iter()
+        .filter(|s| s.state != ServiceState::NotAvailable)
+        .map(|s| (s.id, s.state == ServiceState::Running))
+        .collect();
+    let body = state.metrics.render(&crate::metrics::ScrapeSample {
+        uptime_seconds: state.started.elapsed().as_secs_f64(),
+        resident_memory_bytes: process.rss_bytes,
+        cpu_seconds: process.cpu_seconds,
+        db_size_bytes: state.store.size_bytes(),
+        event_subscribers: state.bus.subscriber_count(),
+        services: &services,
+    });
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Fog Compute node API", description = "Every /api route and /metrics need `Authorization: Bearer <token>`; errors are `{code, message}`."),
+    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings),
+    components(schemas(ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate)),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// The OpenAPI document of this API.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").into();
+    doc
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi_document())
+}
+
+async fn api_not_found(uri: Uri) -> ApiError {
+    ApiError::new(code::NOT_FOUND, format!("no API route {}", uri.path()))
+}
+
+/// The built dashboard (frontend/dist), embedded in release builds and read from disk in debug.
+#[derive(Embed)]
+#[folder = "$CARGO_MANIFEST_DIR/../../frontend/dist"]
+#[allow_missing = true]
+struct Dashboard;
+
+async fn dashboard(uri: Uri) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    let (file, name) = match Dashboard::get(path).filter(|_| !path.is_empty()) {
+        Some(file) => (file, path),
+        // Unknown paths get the app shell: routes live in the URL fragment.
+        None => match Dashboard::get("index.html") {
+            Some(file) => (file, "index.html"),
+            None => {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The dashboard is not built into this binary. Build it with `npm --prefix frontend run build` and rebuild fog; the API under /api works without it.\n",
+                )
+                    .into_response()
+            }
+        },
+    };
+    let mime = file.metadata.mimetype().to_owned();
+    let cache = if name == "index.html" { "no-cache" } else { "public, max-age=31536000, immutable" };
+    let mut response = (StatusCode::OK, file.data.into_owned()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DASHBOARD_CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}

@@ -1,0 +1,189 @@
+//! The composition root: [`Node::start`] brings every service up from one [`Config`] and
+//! [`Node::shutdown`] takes them down in reverse order.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use fog_identity::NodeIdentity;
+use fog_store::{EventLog, Migration, Store};
+use fs4::fs_std::FileExt;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::api::types::ServiceState;
+use crate::api::NodeApi;
+use crate::config::Config;
+use crate::error::NodeError;
+use crate::events::EventBus;
+use crate::metrics::Metrics;
+use crate::services::ServiceRegistry;
+use crate::token::ApiToken;
+
+/// Name of the lock file that keeps two nodes off one data directory.
+pub const LOCK_FILE: &str = "fog.lock";
+/// How long shutdown waits for open HTTP connections.
+const HTTP_DRAIN: Duration = Duration::from_secs(5);
+
+/// Every migration this build knows, in order, by domain.
+pub fn migrations() -> Vec<Migration> {
+    EventLog::MIGRATIONS.to_vec()
+}
+
+/// Shared state behind [`NodeApi`].
+pub(crate) struct NodeState {
+    pub config: Config,
+    pub identity: NodeIdentity,
+    pub store: Arc<Store>,
+    pub bus: EventBus,
+    pub services: ServiceRegistry,
+    pub metrics: Arc<Metrics>,
+    pub token: ApiToken,
+    pub started: Instant,
+    pub started_at_ms: i64,
+    pub api_addr: RwLock<Option<SocketAddr>>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A running node.
+pub struct Node {
+    api: NodeApi,
+    shutdown: watch::Sender<bool>,
+    http: Option<JoinHandle<()>>,
+    _lock: File,
+}
+
+impl Node {
+    /// Starts a node: data directory, identity, database, event bus, then the HTTP API.
+    /// A failure to listen is reported as the `api` service's state, not as an error, so an
+    /// embedding app still runs; callers that need the API check [`Node::api_addr`].
+    pub async fn start(config: Config) -> Result<Self, NodeError> {
+        config.validate()?;
+        let data_dir = config.data_dir.clone();
+        create_private_dir(&data_dir)?;
+        let lock = lock_data_dir(&data_dir)?;
+        let (identity, created) = NodeIdentity::load_or_create(&data_dir)?;
+        let key_file = data_dir.join(fog_identity::NODE_KEY_FILE);
+        let store = Arc::new(Store::open(&data_dir.join(fog_store::DB_FILE), &migrations())?);
+        let token = ApiToken::load_or_create(&data_dir)?;
+        let metrics = Arc::new(Metrics::new());
+        let bus = EventBus::start(store.clone(), metrics.clone());
+        let services = ServiceRegistry::new(bus.clone());
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+        let state = Arc::new(NodeState {
+            config,
+            identity,
+            store,
+            bus,
+            services,
+            metrics,
+            token,
+            started: Instant::now(),
+            started_at_ms: fog_store::now_ms(),
+            api_addr: RwLock::new(None),
+            shutdown: shutdown_rx,
+        });
+        let how = if created { "created at" } else { "loaded from" };
+        state.services.set("identity", "Identity", ServiceState::Running, format!("ed25519 key {how} {}", key_file.display()));
+        state.services.set("store", "Database", ServiceState::Running, describe_store(&state.store));
+        state.services.set("events", "Event log", ServiceState::Running, "storing and streaming node events");
+
+        let api = NodeApi::new(state.clone());
+        let http = if state.config.api.enabled { start_http(&state, &api).await } else { None };
+        if !state.config.api.enabled {
+            state.services.set("api", "HTTP API", ServiceState::Stopped, "disabled in the configuration");
+        }
+        state.bus.publish(
+            "node",
+            "started",
+            serde_json::json!({ "peer_id": state.identity.peer_id(), "version": env!("CARGO_PKG_VERSION"), "identity_created": created }),
+        );
+        tracing::info!(peer_id = %state.identity.peer_id(), data_dir = %data_dir.display(), "node started");
+        Ok(Self { api, shutdown: shutdown_tx, http, _lock: lock })
+    }
+
+    /// The API both shells call.
+    pub fn api(&self) -> NodeApi {
+        self.api.clone()
+    }
+
+    /// Where the HTTP API listens, when it does.
+    pub fn api_addr(&self) -> Option<SocketAddr> {
+        self.api.api_addr()
+    }
+
+    /// Stops every service and stores every event published before the call.
+    pub async fn shutdown(mut self) {
+        let state = self.api.state();
+        state.bus.publish("node", "stopping", serde_json::json!({}));
+        let _ = self.shutdown.send(true);
+        if let Some(http) = self.http.take() {
+            if tokio::time::timeout(HTTP_DRAIN, http).await.is_err() {
+                tracing::warn!("HTTP connections did not close within {HTTP_DRAIN:?}; dropped");
+            }
+            state.services.set("api", "HTTP API", ServiceState::Stopped, "node shut down");
+        }
+        state.bus.close().await;
+        tracing::info!("node stopped");
+    }
+}
+
+async fn start_http(state: &Arc<NodeState>, api: &NodeApi) -> Option<JoinHandle<()>> {
+    let addr = state.config.api.addr;
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            let local = listener.local_addr().unwrap_or(addr);
+            *state.api_addr.write().unwrap_or_else(|p| p.into_inner()) = Some(local);
+            state.services.set("api", "HTTP API", ServiceState::Running, format!("listening on http://{local}"));
+            let router = crate::http::router(api.clone());
+            let mut shutdown = state.shutdown.clone();
+            Some(tokio::spawn(async move {
+                let stop = async move {
+                    let _ = shutdown.wait_for(|stop| *stop).await;
+                };
+                if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+                    tracing::error!("HTTP API stopped: {e}");
+                }
+            }))
+        }
+        Err(e) => {
+            state.services.set("api", "HTTP API", ServiceState::Failed, format!("cannot listen on {addr}: {e}"));
+            None
+        }
+    }
+}
+
+fn describe_store(store: &Store) -> String {
+    let schemas = store
+        .schema_versions()
+        .map(|v| v.iter().map(|(d, n)| format!("{d} v{n}")).collect::<Vec<_>>().join(", "))
+        .unwrap_or_default();
+    format!("{} (schema {schemas})", store.path().display())
+}
+
+fn create_private_dir(dir: &PathBuf) -> Result<(), NodeError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| NodeError::Io { path: dir.display().to_string(), source })
+}
+
+fn lock_data_dir(dir: &std::path::Path) -> Result<File, NodeError> {
+    let path = dir.join(LOCK_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| NodeError::Io { path: path.display().to_string(), source })?;
+    match FileExt::try_lock_exclusive(&file) {
+        Ok(true) => Ok(file),
+        Ok(false) => Err(NodeError::DataDirInUse { path: dir.display().to_string(), lock: path.display().to_string() }),
+        Err(source) => Err(NodeError::Io { path: path.display().to_string(), source }),
+    }
+}

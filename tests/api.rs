@@ -1,0 +1,287 @@
+//! The HTTP API of a real node on 127.0.0.1 with a temporary data directory: every route,
+//! authentication, input errors, the live event stream, restart and the data-dir lock.
+
+use std::sync::Once;
+use std::time::Duration;
+
+use fog_node::{logging, Config, Node, NodeError};
+use serde_json::Value;
+
+/// A node on an ephemeral loopback port, stopped on drop.
+struct TestNode {
+    runtime: tokio::runtime::Runtime,
+    node: Option<Node>,
+    base: String,
+    token: String,
+    dir: tempfile::TempDir,
+}
+
+fn init_logging() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        std::mem::forget(logging::init("warn", &dir).unwrap());
+    });
+}
+
+fn config(dir: &std::path::Path) -> Config {
+    let mut config = Config { data_dir: dir.to_owned(), ..Config::default() };
+    config.api.addr = "127.0.0.1:0".parse().unwrap();
+    config
+}
+
+impl TestNode {
+    fn start() -> Self {
+        Self::start_in(tempfile::tempdir().unwrap())
+    }
+
+    fn start_in(dir: tempfile::TempDir) -> Self {
+        init_logging();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let node = runtime.block_on(Node::start(config(dir.path()))).unwrap();
+        let base = format!("http://{}", node.api_addr().expect("API listening"));
+        let token = std::fs::read_to_string(dir.path().join("api_token")).unwrap().trim().to_owned();
+        Self { runtime, node: Some(node), base, token, dir }
+    }
+
+    fn stop(mut self) -> tempfile::TempDir {
+        let node = self.node.take().unwrap();
+        self.runtime.block_on(node.shutdown());
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
+
+    fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build()
+            .into();
+        let url = format!("{}{}", self.base, path);
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut response = match (method, body) {
+            ("GET", _) => {
+                let mut req = agent.get(&url);
+                if let Some(a) = &auth {
+                    req = req.header("Authorization", a);
+                }
+                req.call().unwrap()
+            }
+            ("PUT", Some(body)) => {
+                let mut req = agent.put(&url).header("Content-Type", "application/json");
+                if let Some(a) = &auth {
+                    req = req.header("Authorization", a);
+                }
+                req.send(body).unwrap()
+            }
+            _ => unreachable!(),
+        };
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let (status, body) = self.request("GET", path, Some(&self.token.clone()), None);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    fn error(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let (status, body) = self.request(method, path, Some(&self.token.clone()), body);
+        (status, body["code"].as_str().unwrap_or_default().to_owned())
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(node) = self.node.take() {
+            self.runtime.block_on(node.shutdown());
+        }
+    }
+}
+
+const ROUTES: &[&str] = &[
+    "/api/health",
+    "/api/dashboard/stats",
+    "/api/node",
+    "/api/events/recent",
+    "/api/logs",
+    "/api/settings",
+    "/api/openapi.json",
+    "/metrics",
+    "/api/no-such-route",
+];
+
+#[test]
+fn every_route_needs_the_token() {
+    let node = TestNode::start();
+    for route in ROUTES {
+        for token in [None, Some("wrong")] {
+            let (status, body) = node.request("GET", route, token, None);
+            assert_eq!(status, 401, "{route} with {token:?}");
+            assert_eq!(body["code"], "unauthorized", "{route}");
+            assert!(body["message"].as_str().unwrap().len() > 10);
+        }
+    }
+}
+
+#[test]
+fn health_reports_real_services_and_honest_gaps() {
+    let node = TestNode::start();
+    let health = node.get("/api/health");
+    assert_eq!(health["status"], "ok");
+    let services = health["services"].as_array().unwrap();
+    let state = |id: &str| services.iter().find(|s| s["id"] == id).map(|s| s["state"].as_str().unwrap().to_owned());
+    for built in ["identity", "store", "events", "api"] {
+        assert_eq!(state(built).as_deref(), Some("running"), "{built}");
+    }
+    for missing in ["mesh", "betanet", "privacy", "scheduler", "idle_compute", "tokens", "bitchat"] {
+        assert_eq!(state(missing).as_deref(), Some("not_available"), "{missing}");
+    }
+    let api = services.iter().find(|s| s["id"] == "api").unwrap();
+    assert!(api["detail"].as_str().unwrap().contains(&node.base));
+}
+
+#[test]
+fn node_info_matches_the_key_on_disk() {
+    let node = TestNode::start();
+    let info = node.get("/api/node");
+    let key = fog_identity::NodeIdentity::load(&node.dir.path().join("node_key.pem")).unwrap();
+    assert_eq!(info["peer_id"], key.peer_id());
+    assert_eq!(info["fingerprint"], key.fingerprint().to_string());
+    assert_eq!(info["api_url"], node.base);
+    assert_eq!(info["data_dir"], node.dir.path().display().to_string());
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn stats_events_logs_settings_metrics_and_openapi_answer() {
+    let node = TestNode::start();
+    let stats = node.get("/api/dashboard/stats");
+    assert!(stats["events_total"].as_u64().unwrap() >= 1);
+    assert!(stats["db_size_bytes"].as_u64().unwrap() > 0);
+    assert!(stats["process"]["rss_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(stats["services_not_available"], 7);
+
+    let events = node.get("/api/events/recent?limit=50");
+    let kinds: Vec<String> = events.as_array().unwrap().iter().map(|e| format!("{}.{}", e["topic"].as_str().unwrap(), e["kind"].as_str().unwrap())).collect();
+    assert!(kinds.contains(&"node.started".to_owned()), "{kinds:?}");
+    let only_node = node.get("/api/events/recent?topics=node");
+    assert!(only_node.as_array().unwrap().iter().all(|e| e["topic"] == "node"));
+
+    let logs = node.get("/api/logs?lines=20");
+    assert!(logs["lines"].as_array().unwrap().len() <= 20);
+
+    let settings = node.get("/api/settings");
+    assert_eq!(settings["log_level_editable"], true);
+
+    let (status, metrics) = node.request("GET", "/metrics", Some(&node.token.clone()), None);
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap();
+    for name in ["fog_build_info", "fog_events_total", "fog_http_requests_total", "fog_process_resident_memory_bytes", "fog_service_up"] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
+
+    let openapi = node.get("/api/openapi.json");
+    for path in ["/api/health", "/api/node", "/api/dashboard/stats", "/api/events", "/api/logs", "/api/settings"] {
+        assert!(openapi["paths"].get(path).is_some(), "{path} missing from OpenAPI");
+    }
+}
+
+#[test]
+fn malformed_input_is_a_400_with_a_code() {
+    let node = TestNode::start();
+    for (method, path, body) in [
+        ("GET", "/api/events/recent?limit=0", None),
+        ("GET", "/api/events/recent?limit=abc", None),
+        ("GET", "/api/events/recent?limit=100000", None),
+        ("GET", "/api/events/recent?topics=a,,b", None),
+        ("GET", "/api/events/recent?bogus=1", None),
+        ("GET", "/api/logs?lines=-1", None),
+        ("GET", "/api/logs?lines=999999", None),
+        ("PUT", "/api/settings", Some("{not json")),
+        ("PUT", "/api/settings", Some(r#"{"log_level": 5}"#)),
+        ("PUT", "/api/settings", Some(r#"{"unknown": 1}"#)),
+        ("PUT", "/api/settings", Some(r#"{"log_level": "info,fog_node=loud"}"#)),
+        ("GET", "/api/events?topics=..", None),
+    ] {
+        assert_eq!(node.error(method, path, body), (400, "invalid_input".to_owned()), "{method} {path} {body:?}");
+    }
+    assert_eq!(node.error("GET", "/api/no-such-route", None), (404, "not_found".to_owned()));
+}
+
+#[test]
+fn event_stream_delivers_live_events_with_their_log_ids() {
+    use futures_util::{SinkExt, StreamExt};
+    let node = TestNode::start();
+    let url = format!("{}/api/events?topics=settings&access_token={}", node.base.replace("http", "ws"), node.token);
+    let received: Value = node.runtime.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let base = node.base.clone();
+        let token = node.token.clone();
+        let change = tokio::task::spawn_blocking(move || {
+            let agent = ureq::Agent::new_with_defaults();
+            agent
+                .put(format!("{base}/api/settings"))
+                .header("Authorization", format!("Bearer {token}"))
+                .header("Content-Type", "application/json")
+                .send(r#"{"log_level":"warn"}"#)
+                .unwrap();
+        });
+        let message = tokio::time::timeout(Duration::from_secs(20), ws.next()).await.expect("an event within 20 s");
+        change.await.unwrap();
+        let _ = ws.close(None).await;
+        serde_json::from_str(message.unwrap().unwrap().to_text().unwrap()).unwrap()
+    });
+    assert_eq!(received["topic"], "settings");
+    assert_eq!(received["kind"], "changed");
+    assert_eq!(received["data"]["log_level"], "warn");
+    let id = received["id"].as_i64().unwrap();
+    assert!(id > 0);
+    let stored = node.get("/api/events/recent?topics=settings");
+    assert!(stored.as_array().unwrap().iter().any(|e| e["id"] == id));
+}
+
+#[test]
+fn event_stream_refuses_a_wrong_token() {
+    let node = TestNode::start();
+    let url = format!("{}/api/events?access_token=wrong", node.base.replace("http", "ws"));
+    let result = node.runtime.block_on(tokio_tungstenite::connect_async(&url));
+    match result {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        other => panic!("expected 401, got {other:?}"),
+    }
+}
+
+#[test]
+fn restart_keeps_identity_and_events_and_the_lock_keeps_out_a_second_node() {
+    let node = TestNode::start();
+    let peer_id = node.get("/api/node")["peer_id"].clone();
+    let second = node.runtime.block_on(Node::start(config(node.dir.path())));
+    assert!(matches!(second, Err(NodeError::DataDirInUse { .. })), "second node on the same data dir must be refused");
+    let dir = node.stop();
+
+    let node = TestNode::start_in(dir);
+    assert_eq!(node.get("/api/node")["peer_id"], peer_id);
+    let started = node.get("/api/events/recent?topics=node");
+    let count = started.as_array().unwrap().iter().filter(|e| e["kind"] == "started").count();
+    assert_eq!(count, 2, "both starts are in the event log");
+    assert!(started.as_array().unwrap().iter().any(|e| e["kind"] == "stopping"));
+}
+
+#[test]
+fn a_busy_port_is_reported_as_a_failed_api_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = config(dir.path());
+    config.api.addr = taken.local_addr().unwrap();
+    let node = runtime.block_on(Node::start(config)).unwrap();
+    assert_eq!(node.api_addr(), None);
+    let health = runtime.block_on(node.api().health()).unwrap();
+    assert_eq!(health.status, fog_node::api::types::HealthStatus::Degraded);
+    let api = health.services.iter().find(|s| s.id == "api").unwrap();
+    assert_eq!(api.state, fog_node::api::types::ServiceState::Failed);
+    assert!(api.detail.contains("cannot listen"), "{}", api.detail);
+    runtime.block_on(node.shutdown());
+}
