@@ -164,7 +164,12 @@ fn stats_events_logs_settings_metrics_and_openapi_answer() {
     assert_eq!(stats["services_not_available"], 7);
 
     let events = node.get("/api/events/recent?limit=50");
-    let kinds: Vec<String> = events.as_array().unwrap().iter().map(|e| format!("{}.{}", e["topic"].as_str().unwrap(), e["kind"].as_str().unwrap())).collect();
+    let kinds: Vec<String> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}.{}", e["topic"].as_str().unwrap(), e["kind"].as_str().unwrap()))
+        .collect();
     assert!(kinds.contains(&"node.started".to_owned()), "{kinds:?}");
     let only_node = node.get("/api/events/recent?topics=node");
     assert!(only_node.as_array().unwrap().iter().all(|e| e["topic"] == "node"));
@@ -178,7 +183,13 @@ fn stats_events_logs_settings_metrics_and_openapi_answer() {
     let (status, metrics) = node.request("GET", "/metrics", Some(&node.token.clone()), None);
     assert_eq!(status, 200);
     let metrics = metrics.as_str().unwrap();
-    for name in ["fog_build_info", "fog_events_total", "fog_http_requests_total", "fog_process_resident_memory_bytes", "fog_service_up"] {
+    for name in [
+        "fog_build_info",
+        "fog_events_total",
+        "fog_http_requests_total",
+        "fog_process_resident_memory_bytes",
+        "fog_service_up",
+    ] {
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
     }
 

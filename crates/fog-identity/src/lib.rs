@@ -82,10 +82,8 @@ impl NodeIdentity {
             return Err(IdentityError::InsecurePermissions { path: path.to_owned(), mode });
         }
         let pem = zeroize::Zeroizing::new(fs::read_to_string(path).map_err(io)?);
-        let signing = SigningKey::from_pkcs8_pem(&pem).map_err(|e| IdentityError::Malformed {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let signing = SigningKey::from_pkcs8_pem(&pem)
+            .map_err(|e| IdentityError::Malformed { path: path.to_owned(), reason: e.to_string() })?;
         Ok(Self::from_signing_key(signing))
     }
 

@@ -27,7 +27,8 @@ pub fn typescript() -> String {
         SettingsUpdate::decl(),
         ApiError::decl(),
     ];
-    let mut out = String::from("// Generated from Rust by `UPDATE_BINDINGS=1 cargo test -p fog-node bindings` — do not edit.\n");
+    let mut out =
+        String::from("// Generated from Rust by `UPDATE_BINDINGS=1 cargo test -p fog-node bindings` — do not edit.\n");
     for decl in decls {
         out.push_str("export ");
         out.push_str(&decl);

@@ -171,8 +171,11 @@ impl Config {
         if self.api.enabled && !self.api.addr.ip().is_loopback() && !self.api.allow_remote {
             return Err(ConfigError::RemoteApiNotAllowed { addr: self.api.addr });
         }
-        crate::logging::parse_filter(&self.log.level)
-            .map_err(|_| ConfigError::BadValue { name: "log level".into(), value: self.log.level.clone(), what: "log filter" })?;
+        crate::logging::parse_filter(&self.log.level).map_err(|_| ConfigError::BadValue {
+            name: "log level".into(),
+            value: self.log.level.clone(),
+            what: "log filter",
+        })?;
         Ok(())
     }
 }
@@ -203,7 +206,8 @@ mod tests {
     fn layers_apply_file_then_env_then_flags() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join(CONFIG_FILE);
-        std::fs::write(&file, "data_dir = \"/from/file\"\n[api]\naddr = \"127.0.0.1:1000\"\n[log]\nlevel = \"warn\"\n").unwrap();
+        std::fs::write(&file, "data_dir = \"/from/file\"\n[api]\naddr = \"127.0.0.1:1000\"\n[log]\nlevel = \"warn\"\n")
+            .unwrap();
         let overrides = Overrides { config_file: Some(file.clone()), ..Default::default() };
         let c = Config::load_with(&overrides, env(&[]), None).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/from/file"));
@@ -211,12 +215,20 @@ mod tests {
         assert_eq!(c.log.level, "warn");
         assert_eq!(c.config_file.as_deref(), Some(file.as_path()));
 
-        let c = Config::load_with(&overrides, env(&[("FOG_DATA_DIR", "/from/env"), ("FOG_API_ADDR", "127.0.0.1:2000")]), None)
-            .unwrap();
+        let c = Config::load_with(
+            &overrides,
+            env(&[("FOG_DATA_DIR", "/from/env"), ("FOG_API_ADDR", "127.0.0.1:2000")]),
+            None,
+        )
+        .unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/from/env"));
         assert_eq!(c.api.addr.port(), 2000);
 
-        let flags = Overrides { data_dir: Some("/from/flag".into()), api_addr: Some("127.0.0.1:3000".parse().unwrap()), ..overrides };
+        let flags = Overrides {
+            data_dir: Some("/from/flag".into()),
+            api_addr: Some("127.0.0.1:3000".parse().unwrap()),
+            ..overrides
+        };
         let c = Config::load_with(&flags, env(&[("FOG_DATA_DIR", "/from/env")]), None).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
         assert_eq!(c.api.addr.port(), 3000);
@@ -224,7 +236,8 @@ mod tests {
 
     #[test]
     fn defaults_without_a_file() {
-        let c = Config::load_with(&Overrides { data_dir: Some("/d".into()), ..Default::default() }, env(&[]), None).unwrap();
+        let c = Config::load_with(&Overrides { data_dir: Some("/d".into()), ..Default::default() }, env(&[]), None)
+            .unwrap();
         assert_eq!(c.api.addr.to_string(), DEFAULT_API_ADDR);
         assert!(c.api.enabled);
         assert_eq!(c.config_file, None);
@@ -245,7 +258,11 @@ mod tests {
 
     #[test]
     fn remote_api_needs_an_explicit_flag() {
-        let base = Overrides { data_dir: Some("/d".into()), api_addr: Some("0.0.0.0:7420".parse().unwrap()), ..Default::default() };
+        let base = Overrides {
+            data_dir: Some("/d".into()),
+            api_addr: Some("0.0.0.0:7420".parse().unwrap()),
+            ..Default::default()
+        };
         assert!(matches!(Config::load_with(&base, env(&[]), None), Err(ConfigError::RemoteApiNotAllowed { .. })));
         let allowed = Overrides { allow_remote_api: true, ..base };
         assert!(Config::load_with(&allowed, env(&[]), None).is_ok());

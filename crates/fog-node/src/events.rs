@@ -103,7 +103,8 @@ async fn write_events(
             };
             for (event, id) in batch.into_iter().zip(ids) {
                 metrics.count_event(&event.topic);
-                let _ = live.send(Event { id, ts_ms: event.ts_ms, topic: event.topic, kind: event.kind, data: event.data });
+                let _ =
+                    live.send(Event { id, ts_ms: event.ts_ms, topic: event.topic, kind: event.kind, data: event.data });
             }
         }
         if let Some(done) = close {

@@ -13,8 +13,8 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa::OpenApi;
 
 use crate::api::types::{
-    DashboardStats, Event, EventsQuery, Health, HealthStatus, LogTail, LogsQuery, NodeInfo, ProcessStats, ServiceHealth,
-    ServiceState, Settings, SettingsUpdate,
+    DashboardStats, Event, EventsQuery, Health, HealthStatus, LogTail, LogsQuery, NodeInfo, ProcessStats,
+    ServiceHealth, ServiceState, Settings, SettingsUpdate,
 };
 use crate::api::{event_matches, parse_topics, NodeApi};
 use crate::error::{code, ApiError};
@@ -77,11 +77,8 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
 }
 
 async fn require_token(State(api): State<NodeApi>, req: Request, next: Next) -> Response {
-    let from_header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let from_header =
+        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     // Browsers cannot set headers on a WebSocket, so the event stream also takes the token as
     // the `access_token` query parameter (RFC 6750 §2.3).
     let from_query = (req.uri().path() == "/api/events")
@@ -93,7 +90,10 @@ async fn require_token(State(api): State<NodeApi>, req: Request, next: Next) -> 
         Some(_) => ApiError::new(code::UNAUTHORIZED, "the API token is wrong").into_response(),
         None => ApiError::new(
             code::UNAUTHORIZED,
-            format!("missing API token: send `Authorization: Bearer <token>`; the token is in {}", api.state().token.path().display()),
+            format!(
+                "missing API token: send `Authorization: Bearer <token>`; the token is in {}",
+                api.state().token.path().display()
+            ),
         )
         .into_response(),
     }
@@ -126,7 +126,10 @@ async fn node_info(State(api): State<NodeApi>) -> Result<Json<NodeInfo>, ApiErro
 }
 
 #[utoipa::path(get, path = "/api/events/recent", params(EventsQuery), responses((status = 200, body = Vec<Event>), (status = 400, body = ApiError), (status = 401, body = ApiError)), security(("bearer" = [])))]
-async fn recent_events(State(api): State<NodeApi>, ApiQuery(query): ApiQuery<EventsQuery>) -> Result<Json<Vec<Event>>, ApiError> {
+async fn recent_events(
+    State(api): State<NodeApi>,
+    ApiQuery(query): ApiQuery<EventsQuery>,
+) -> Result<Json<Vec<Event>>, ApiError> {
     api.recent_events(query).await.map(Json)
 }
 
@@ -141,7 +144,10 @@ async fn settings(State(api): State<NodeApi>) -> Result<Json<Settings>, ApiError
 }
 
 #[utoipa::path(put, path = "/api/settings", request_body = SettingsUpdate, responses((status = 200, body = Settings), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
-async fn update_settings(State(api): State<NodeApi>, ApiJson(update): ApiJson<SettingsUpdate>) -> Result<Json<Settings>, ApiError> {
+async fn update_settings(
+    State(api): State<NodeApi>,
+    ApiJson(update): ApiJson<SettingsUpdate>,
+) -> Result<Json<Settings>, ApiError> {
     api.update_settings(update).await.map(Json)
 }
 
@@ -164,7 +170,8 @@ async fn events_stream(
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let topics = parse_topics(query.topics.as_deref())?;
-    let upgrade = upgrade.map_err(|e| ApiError::invalid_input(format!("/api/events is a WebSocket: {}", e.body_text())))?;
+    let upgrade =
+        upgrade.map_err(|e| ApiError::invalid_input(format!("/api/events is a WebSocket: {}", e.body_text())))?;
     let events = api.subscribe();
     Ok(upgrade.on_upgrade(move |socket| stream_events(api, socket, events, topics)))
 }
@@ -241,7 +248,10 @@ impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
@@ -286,7 +296,10 @@ async fn dashboard(uri: Uri) -> Response {
     let cache = if name == "index.html" { "no-cache" } else { "public, max-age=31536000, immutable" };
     let mut response = (StatusCode::OK, file.data.into_owned()).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DASHBOARD_CSP));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

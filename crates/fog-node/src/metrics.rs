@@ -82,7 +82,11 @@ impl Metrics {
         registry.register("http_requests", "HTTP API requests, by route and status", m.http_requests.clone());
         registry.register("event_log_write_failures", "Event-log writes that failed", m.event_write_failures.clone());
         registry.register("uptime_seconds", "Seconds since the node started", m.uptime_seconds.clone());
-        registry.register("process_resident_memory_bytes", "Resident memory of the node process", m.resident_memory_bytes.clone());
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory of the node process",
+            m.resident_memory_bytes.clone(),
+        );
         registry.register("process_cpu_seconds", "CPU time used by the node process", m.cpu_seconds.clone());
         registry.register("db_size_bytes", "Size of the SQLite database and its WAL", m.db_size_bytes.clone());
         registry.register("event_subscribers", "Live event stream subscribers", m.event_subscribers.clone());

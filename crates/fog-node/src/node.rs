@@ -88,7 +88,12 @@ impl Node {
             shutdown: shutdown_rx,
         });
         let how = if created { "created at" } else { "loaded from" };
-        state.services.set("identity", "Identity", ServiceState::Running, format!("ed25519 key {how} {}", key_file.display()));
+        state.services.set(
+            "identity",
+            "Identity",
+            ServiceState::Running,
+            format!("ed25519 key {how} {}", key_file.display()),
+        );
         state.services.set("store", "Database", ServiceState::Running, describe_store(&state.store));
         state.services.set("events", "Event log", ServiceState::Running, "storing and streaming node events");
 

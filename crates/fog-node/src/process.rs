@@ -6,7 +6,11 @@ use crate::api::types::ProcessStats;
 pub fn sample() -> ProcessStats {
     let status = std::fs::read_to_string("/proc/self/status").ok();
     let field = |name: &str| -> Option<u64> {
-        status.as_deref()?.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse().ok())
+        status
+            .as_deref()?
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
     };
     ProcessStats {
         rss_bytes: field("VmRSS:").map(|kib| kib * 1024),

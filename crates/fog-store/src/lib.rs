@@ -74,9 +74,7 @@ impl Store {
         let writer = open_connection(path, OpenFlags::default())?;
         let store_err = |source| classify(path, source);
         // Any read of the schema fails on a file that is not a database.
-        let check: String = writer
-            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
-            .map_err(store_err)?;
+        let check: String = writer.query_row("PRAGMA quick_check(1)", [], |r| r.get(0)).map_err(store_err)?;
         if check != "ok" {
             return Err(StoreError::Corrupt { path: path.to_owned(), reason: check });
         }
@@ -118,11 +116,7 @@ impl Store {
     /// Size of the database file plus its WAL, in bytes.
     pub fn size_bytes(&self) -> u64 {
         let wal = self.path.with_extension("db-wal");
-        [self.path.as_path(), wal.as_path()]
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum()
+        [self.path.as_path(), wal.as_path()].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
     }
 
     /// Applied schema version of each domain.
@@ -152,7 +146,9 @@ fn open_connection(path: &Path, flags: OpenFlags) -> Result<Connection, StoreErr
 fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
     match source.sqlite_error_code() {
-        Some(NotADatabase | DatabaseCorrupt) => StoreError::Corrupt { path: path.to_owned(), reason: source.to_string() },
+        Some(NotADatabase | DatabaseCorrupt) => {
+            StoreError::Corrupt { path: path.to_owned(), reason: source.to_string() }
+        }
         _ => StoreError::Sqlite { path: path.to_owned(), source },
     }
 }
@@ -215,10 +211,7 @@ fn apply_migrations(path: &Path, conn: &Connection, migrations: &[Migration]) ->
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -273,10 +266,8 @@ mod tests {
         let err = Store::open(&path, &[ONE, bad]).err().unwrap();
         assert!(matches!(err, StoreError::MigrationFailed { version: 2, .. }), "{err}");
         let store = Store::open(&path, &[ONE]).unwrap();
-        let b_exists: i64 = store
-            .reader()
-            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'b'", [], |r| r.get(0))
-            .unwrap();
+        let b_exists: i64 =
+            store.reader().query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'b'", [], |r| r.get(0)).unwrap();
         assert_eq!(b_exists, 0);
     }
 

@@ -71,7 +71,8 @@ impl NodeApi {
     /// Health of every service.
     pub async fn health(&self) -> Result<Health, ApiError> {
         let services = self.state.services.snapshot();
-        let all_running = services.iter().all(|s| matches!(s.state, ServiceState::Running | ServiceState::NotAvailable));
+        let all_running =
+            services.iter().all(|s| matches!(s.state, ServiceState::Running | ServiceState::NotAvailable));
         Ok(Health {
             status: if all_running { HealthStatus::Ok } else { HealthStatus::Degraded },
             services,
@@ -145,8 +146,9 @@ impl NodeApi {
                     empty_reason: Some(format!("no log file in {} yet", dir.display())),
                 });
             };
-            let tail = logging::tail(&file, lines as usize)
-                .map_err(|e| ApiError::new(crate::error::code::INTERNAL, format!("cannot read {}: {e}", file.display())))?;
+            let tail = logging::tail(&file, lines as usize).map_err(|e| {
+                ApiError::new(crate::error::code::INTERNAL, format!("cannot read {}: {e}", file.display()))
+            })?;
             let empty_reason = tail.is_empty().then(|| "the log file is empty".to_owned());
             Ok(LogTail { file: Some(file.display().to_string()), lines: tail, empty_reason })
         })
@@ -170,7 +172,8 @@ impl NodeApi {
     /// Changes settings; publishes `settings.changed`.
     pub async fn update_settings(&self, update: SettingsUpdate) -> Result<Settings, ApiError> {
         if let Some(level) = &update.log_level {
-            logging::parse_filter(level).map_err(|e| ApiError::invalid_input(format!("invalid log level {level:?}: {e}")))?;
+            logging::parse_filter(level)
+                .map_err(|e| ApiError::invalid_input(format!("invalid log level {level:?}: {e}")))?;
             if logging::current_filter().is_none() {
                 return Err(ApiError::new(
                     crate::error::code::UNAVAILABLE,
@@ -195,11 +198,15 @@ pub fn parse_topics(topics: Option<&str>) -> Result<Vec<String>, ApiError> {
         .split(',')
         .map(|t| {
             let valid = !t.is_empty()
-                && t.split('.').all(|seg| !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+                && t.split('.').all(|seg| {
+                    !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                });
             if valid {
                 Ok(t.to_owned())
             } else {
-                Err(ApiError::invalid_input(format!("invalid topic {t:?}: use dotted names such as service or node.started")))
+                Err(ApiError::invalid_input(format!(
+                    "invalid topic {t:?}: use dotted names such as service or node.started"
+                )))
             }
         })
         .collect()

@@ -84,7 +84,8 @@ fn overrides(args: &ConfigArgs) -> Overrides {
 }
 
 fn run_node(args: NodeArgs) -> anyhow::Result<()> {
-    let overrides = Overrides { allow_remote_api: args.allow_remote_api, log_level: args.log.clone(), ..overrides(&args.config) };
+    let overrides =
+        Overrides { allow_remote_api: args.allow_remote_api, log_level: args.log.clone(), ..overrides(&args.config) };
     let config = Config::load(&overrides)?;
     let _log_guard = logging::init(&config.log.level, &config.data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -93,7 +94,8 @@ fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         let api = node.api();
         let info = api.node_info().await?;
         let Some(url) = info.api_url.clone() else {
-            let detail = api.health().await?.services.into_iter().find(|s| s.id == "api").map(|s| s.detail).unwrap_or_default();
+            let detail =
+                api.health().await?.services.into_iter().find(|s| s.id == "api").map(|s| s.detail).unwrap_or_default();
             node.shutdown().await;
             anyhow::bail!("the HTTP API did not start: {detail}");
         };
@@ -124,8 +126,9 @@ async fn wait_for_stop_signal() -> anyhow::Result<()> {
 fn status(args: StatusArgs) -> anyhow::Result<()> {
     let config = Config::load(&overrides(&args.config))?;
     let token_path = config.data_dir.join(fog_node::token::TOKEN_FILE);
-    let token = std::fs::read_to_string(&token_path)
-        .map_err(|e| anyhow::anyhow!("cannot read the API token {}: {e} (has a node run with this data dir?)", token_path.display()))?;
+    let token = std::fs::read_to_string(&token_path).map_err(|e| {
+        anyhow::anyhow!("cannot read the API token {}: {e} (has a node run with this data dir?)", token_path.display())
+    })?;
     let base = format!("http://{}", config.api.addr);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -159,7 +162,8 @@ fn status(args: StatusArgs) -> anyhow::Result<()> {
     println!("version      {}", info.version);
     println!("uptime       {}", human_duration(info.uptime_s));
     println!("data dir     {}", info.data_dir);
-    println!("health       {:?}", health.status);
+    let status = serde_json::to_value(health.status)?;
+    println!("health       {}", status.as_str().unwrap_or_default());
     for s in health.services {
         let state = match s.state {
             ServiceState::Running => "running",

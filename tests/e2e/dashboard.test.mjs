@@ -1,0 +1,67 @@
+// The dashboard served by a real `fog node`, in Debian's Chromium driven by playwright-core.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { artifacts, callApi, requireFromFrontend, startNode } from './helpers.mjs';
+
+const { chromium } = requireFromFrontend('playwright-core');
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+async function withBrowser(fn) {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    await fn(page);
+  } finally {
+    await browser.close();
+  }
+}
+
+test('the overview shows the real peer id and a new event appears live', { timeout: 120_000 }, async () => {
+  const node = await startNode();
+  try {
+    const info = await callApi(node, '/api/node');
+    await withBrowser(async (page) => {
+      await page.goto(`${node.url}/#token=${node.token}`);
+      await page.getByTestId('peer-id').filter({ hasText: info.peer_id }).waitFor({ timeout: 30_000 });
+      await page.getByTestId('connection-status').filter({ hasText: 'live' }).waitFor({ timeout: 30_000 });
+      assert.ok(!page.url().includes(node.token), 'the token does not stay in the address bar');
+
+      const level = 'info,fog_node=debug';
+      await callApi(node, '/api/settings', { method: 'PUT', body: JSON.stringify({ log_level: level }) });
+      const item = page.getByTestId('event-item').filter({ hasText: 'settings.changed' }).first();
+      await item.waitFor({ timeout: 30_000 });
+      assert.match(await item.innerText(), /fog_node=debug/);
+      await page.screenshot({ path: `${artifacts}overview.png` });
+
+      await page.goto(`${node.url}/#/logs`);
+      await page.getByText('node started').first().waitFor({ timeout: 30_000 });
+      await page.screenshot({ path: `${artifacts}logs.png` });
+    });
+  } finally {
+    assert.equal(await node.stop(), 0, 'fog node exits cleanly on SIGTERM');
+  }
+});
+
+test('a wrong token leads to the login form, not a broken page', { timeout: 120_000 }, async () => {
+  const node = await startNode();
+  try {
+    await withBrowser(async (page) => {
+      await page.goto(`${node.url}/#token=wrong`);
+      await page.getByRole('textbox').first().waitFor({ timeout: 30_000 });
+      assert.match(await page.locator('body').innerText(), /token/i);
+      await page.screenshot({ path: `${artifacts}login.png` });
+    });
+  } finally {
+    await node.stop();
+  }
+});

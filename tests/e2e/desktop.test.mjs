@@ -1,0 +1,65 @@
+// The desktop app's real window (WebKitGTK under Xvfb), driven through tauri-driver and
+// WebKitWebDriver: the Overview shows the peer id of the node the app embeds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { artifacts, freePort, freshDataDir, requireFromFrontend } from './helpers.mjs';
+
+const { remote } = requireFromFrontend('webdriverio');
+
+async function waitFor(what, fn, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value) return value;
+    } catch {
+      // not ready yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+test('the desktop window renders the Overview with the real peer id', { timeout: 180_000 }, async () => {
+  const app = process.env.FOG_DESKTOP_BIN;
+  assert.ok(app, 'FOG_DESKTOP_BIN must point at the desktop binary');
+  const dataDir = freshDataDir();
+  const apiPort = await freePort();
+  const driverPort = await freePort();
+  const driver = spawn('tauri-driver', ['--port', String(driverPort)], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, FOG_DATA_DIR: dataDir, FOG_API_ADDR: `127.0.0.1:${apiPort}` },
+  });
+  let browser;
+  try {
+    await waitFor('tauri-driver', () => fetch(`http://127.0.0.1:${driverPort}/status`).then((r) => r.ok), 20_000);
+    browser = await remote({
+      hostname: '127.0.0.1',
+      port: driverPort,
+      logLevel: 'error',
+      connectionRetryTimeout: 60_000,
+      capabilities: { 'tauri:options': { application: app } },
+    });
+    const token = await waitFor('the API token', () => readFileSync(join(dataDir, 'api_token'), 'utf8').trim(), 30_000);
+    const info = await waitFor(
+      'the embedded node API',
+      () =>
+        fetch(`http://127.0.0.1:${apiPort}/api/node`, { headers: { Authorization: `Bearer ${token}` } }).then((r) =>
+          r.ok ? r.json() : null,
+        ),
+      30_000,
+    );
+    const peerId = await browser.$('[data-testid="peer-id"]');
+    await peerId.waitForExist({ timeout: 60_000 });
+    await browser.waitUntil(async () => (await peerId.getText()).includes(info.peer_id), { timeout: 30_000 });
+    const status = await browser.$('[data-testid="connection-status"]');
+    await browser.waitUntil(async () => (await status.getText()).includes('live'), { timeout: 30_000 });
+    await browser.saveScreenshot(`${artifacts}desktop.png`);
+  } finally {
+    if (browser) await browser.deleteSession().catch(() => {});
+    driver.kill('SIGTERM');
+  }
+});
