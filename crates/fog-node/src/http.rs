@@ -272,7 +272,7 @@ async fn api_not_found(uri: Uri) -> ApiError {
 
 /// The built dashboard (frontend/dist), embedded in release builds and read from disk in debug.
 #[derive(Embed)]
-#[folder = "$CARGO_MANIFEST_DIR/../../frontend/dist"]
+#[folder = "../../frontend/dist"]
 #[allow_missing = true]
 struct Dashboard;
 

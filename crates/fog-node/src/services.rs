@@ -7,12 +7,12 @@ use crate::events::EventBus;
 
 /// Services of the product that this build does not contain yet, as (id, name).
 pub const NOT_BUILT: &[(&str, &str)] = &[
-    ("mesh", "Mesh (libp2p)"),
-    ("betanet", "Betanet mixnet"),
-    ("privacy", "Privacy circuits"),
+    ("mesh", "Mesh"),
+    ("betanet", "Betanet"),
+    ("privacy", "Privacy"),
     ("scheduler", "Scheduler"),
     ("idle_compute", "Idle compute"),
-    ("tokens", "Token ledger"),
+    ("tokens", "Tokens"),
     ("bitchat", "BitChat"),
 ];
 

@@ -1,0 +1,159 @@
+// Generated from Rust by `UPDATE_BINDINGS=1 cargo test -p fog-node bindings` — do not edit.
+export type NodeInfo = { 
+/**
+ * libp2p peer id derived from the node's ed25519 key.
+ */
+peer_id: string, 
+/**
+ * SHA-256 of the ed25519 public key, grouped hex.
+ */
+fingerprint: string, 
+/**
+ * ed25519 public key, hex.
+ */
+public_key: string, 
+/**
+ * x25519 key-agreement public key, hex.
+ */
+agreement_public_key: string, 
+/**
+ * Fog Compute version.
+ */
+version: string, 
+/**
+ * When the node started, Unix milliseconds.
+ */
+started_at_ms: number, 
+/**
+ * Seconds since start.
+ */
+uptime_s: number, 
+/**
+ * Operating-system process id.
+ */
+pid: number, data_dir: string, 
+/**
+ * The config file in use, if any.
+ */
+config_file: string | null, db_file: string, log_dir: string, token_file: string, 
+/**
+ * Base URL of the HTTP API, when it is listening.
+ */
+api_url: string | null, };
+export type ServiceState = "starting" | "running" | "stopped" | "failed" | "not_available";
+export type ServiceHealth = { 
+/**
+ * Stable id, e.g. `store`, `api`, `mesh`.
+ */
+id: string, 
+/**
+ * Name shown to people.
+ */
+name: string, state: ServiceState, 
+/**
+ * One line on the current state, e.g. where it listens or why it failed.
+ */
+detail: string, 
+/**
+ * When the service entered this state, Unix milliseconds.
+ */
+since_ms: number, };
+export type HealthStatus = "ok" | "degraded";
+export type Health = { status: HealthStatus, services: Array<ServiceHealth>, checked_at_ms: number, };
+export type ProcessStats = { 
+/**
+ * Resident memory, bytes; null where the OS does not tell.
+ */
+rss_bytes: number | null, 
+/**
+ * CPU time used (user + system), seconds; null where the OS does not tell.
+ */
+cpu_seconds: number | null, 
+/**
+ * Threads; null where the OS does not tell.
+ */
+threads: number | null, };
+export type DashboardStats = { uptime_s: number, services_running: number, 
+/**
+ * Services built into this node (not counting those not available).
+ */
+services_built: number, services_not_available: number, 
+/**
+ * Events in the event log.
+ */
+events_total: number, 
+/**
+ * Clients subscribed to the live event stream right now.
+ */
+event_subscribers: number, 
+/**
+ * Database file plus WAL, bytes.
+ */
+db_size_bytes: number, 
+/**
+ * HTTP API requests served since start.
+ */
+http_requests_total: number, process: ProcessStats, sampled_at_ms: number, };
+export type Event = { 
+/**
+ * Sequence number in the event log (0 if it could not be stored).
+ */
+id: number, ts_ms: number, 
+/**
+ * Dotted topic, e.g. `node`, `service`, `settings`.
+ */
+topic: string, 
+/**
+ * What happened, e.g. `started`, `state_changed`.
+ */
+kind: string, 
+/**
+ * Details; shape depends on topic and kind.
+ */
+data: unknown, };
+export type EventsQuery = { 
+/**
+ * How many of the newest events (1–1000, default 100).
+ */
+limit: number | null, 
+/**
+ * Comma-separated topic filter; a topic matches itself and its dotted children.
+ */
+topics: string | null, };
+export type LogsQuery = { 
+/**
+ * How many of the last lines (1–10000, default 200).
+ */
+lines: number | null, };
+export type LogTail = { 
+/**
+ * The file read; null when this process writes no log file.
+ */
+file: string | null, lines: Array<string>, 
+/**
+ * Why there is nothing to show, when there is nothing.
+ */
+empty_reason: string | null, };
+export type Settings = { 
+/**
+ * Log filter in tracing's syntax, e.g. `info` or `info,fog_node=debug`.
+ */
+log_level: string, 
+/**
+ * Whether this process manages its log filter (false when embedded without logging).
+ */
+log_level_editable: boolean, 
+/**
+ * Address the HTTP API is configured to listen on.
+ */
+api_addr: string, data_dir: string, config_file: string | null, };
+export type SettingsUpdate = { log_level: string | null, };
+export type ApiError = { 
+/**
+ * Stable snake_case code, e.g. `unauthorized`, `invalid_input`.
+ */
+code: string, 
+/**
+ * Message for people.
+ */
+message: string, };

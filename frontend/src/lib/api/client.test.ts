@@ -1,0 +1,158 @@
+import { describe, expect, it, vi } from "vitest";
+import type { Event } from "./bindings";
+import { FogClient, createClient } from "./client";
+import { createTokenStore } from "./token";
+import type { ConnectionStatus, EventListener, StatusListener, Transport } from "./transport";
+
+class FakeTransport implements Transport {
+  readonly kind = "http";
+  streams: { onEvent: EventListener; onStatus: StatusListener; stopped: boolean }[] = [];
+  failWith: unknown = null;
+
+  #answer<T>(value: T): Promise<T> {
+    return this.failWith === null ? Promise.resolve(value) : Promise.reject(this.failWith);
+  }
+
+  nodeInfo = vi.fn(() => this.#answer({ peer_id: "p" } as never));
+  health = vi.fn(() => this.#answer({ status: "ok", services: [], checked_at_ms: 1 } as never));
+  dashboardStats = vi.fn(() => this.#answer({} as never));
+  logs = vi.fn(() => this.#answer({ file: null, lines: [], empty_reason: "none" }));
+  recentEvents = vi.fn(() => this.#answer([] as Event[]));
+  settings = vi.fn(() => this.#answer({} as never));
+  updateSettings = vi.fn(() => this.#answer({} as never));
+
+  stream(onEvent: EventListener, onStatus: StatusListener) {
+    const entry = { onEvent, onStatus, stopped: false };
+    this.streams.push(entry);
+    onStatus("live");
+    return () => {
+      entry.stopped = true;
+    };
+  }
+}
+
+function setup(token: string | null = "tok") {
+  const transport = new FakeTransport();
+  const tokens = createTokenStore(null);
+  if (token) tokens.set(token);
+  return { transport, tokens, client: new FogClient(transport, tokens) };
+}
+
+const event: Event = { id: 1, ts_ms: 0, topic: "node", kind: "tick", data: {} };
+
+describe("FogClient", () => {
+  it("returns what the transport answers", async () => {
+    const { client } = setup();
+    await expect(client.health()).resolves.toMatchObject({ status: "ok" });
+    await expect(client.logs({ lines: 100 })).resolves.toMatchObject({ empty_reason: "none" });
+  });
+
+  it("rejects with ApiError-shaped objects whatever the transport throws", async () => {
+    const { client, transport } = setup();
+    transport.failWith = new TypeError("Failed to fetch");
+    await expect(client.health()).rejects.toEqual({ code: "unreachable", message: "Failed to fetch" });
+    transport.failWith = "command health not found";
+    await expect(client.health()).rejects.toEqual({
+      code: "transport_error",
+      message: "command health not found",
+    });
+    transport.failWith = { code: "not_found", message: "gone", extra: 1 };
+    await expect(client.health()).rejects.toEqual({ code: "not_found", message: "gone" });
+  });
+
+  it("shares one stream between subscribers", () => {
+    const { client, transport } = setup();
+    const seenA: Event[] = [];
+    const seenB: ConnectionStatus[] = [];
+    const stopA = client.subscribe((e) => seenA.push(e), null);
+    const stopB = client.subscribe(null, (s) => seenB.push(s));
+    expect(transport.streams).toHaveLength(1);
+    expect(seenB).toEqual(["live"]);
+    transport.streams[0]?.onEvent(event);
+    expect(seenA).toEqual([event]);
+    stopA();
+    expect(transport.streams[0]?.stopped).toBe(false);
+    stopB();
+    expect(transport.streams[0]?.stopped).toBe(true);
+    expect(client.connectionStatus).toBe("offline");
+  });
+
+  it("asks for a token when it has none", () => {
+    const { client, transport } = setup(null);
+    expect(client.authState).toBe("missing");
+    const statuses: ConnectionStatus[] = [];
+    client.subscribe(null, (s) => statuses.push(s));
+    expect(statuses).toEqual(["offline", "unauthorized"]);
+    expect(transport.streams).toHaveLength(0);
+
+    const states: string[] = [];
+    client.onAuthChange((s) => states.push(s));
+    client.setToken("  fresh  ");
+    expect(states).toEqual(["ok"]);
+    expect(transport.streams).toHaveLength(1);
+    expect(statuses.at(-1)).toBe("live");
+  });
+
+  it("drops a token the node rejects and stops the stream", async () => {
+    const { client, transport, tokens } = setup();
+    const states: string[] = [];
+    client.onAuthChange((s) => states.push(s));
+    const statuses: ConnectionStatus[] = [];
+    client.subscribe(null, (s) => statuses.push(s));
+
+    transport.failWith = { code: "unauthorized", message: "bad token" };
+    await Promise.allSettled([client.health(), client.nodeInfo()]);
+    expect(states).toEqual(["rejected"]);
+    expect(client.authDetail).toBe("bad token");
+    expect(tokens.get()).toBeNull();
+    expect(transport.streams[0]?.stopped).toBe(true);
+    expect(statuses.at(-1)).toBe("unauthorized");
+
+    transport.failWith = null;
+    client.setToken("good");
+    expect(tokens.get()).toBe("good");
+    expect(client.authDetail).toBeNull();
+    expect(transport.streams).toHaveLength(2);
+    expect(statuses.at(-1)).toBe("live");
+  });
+});
+
+describe("createClient", () => {
+  function fakeWindow(hash: string, extra: Record<string, unknown> = {}) {
+    const replaceState = vi.fn();
+    const items = new Map<string, string>();
+    const win = {
+      location: { hash, pathname: "/", search: "", origin: "http://127.0.0.1:7420" },
+      history: { state: null, replaceState },
+      sessionStorage: {
+        getItem: (k: string) => items.get(k) ?? null,
+        setItem: (k: string, v: string) => void items.set(k, v),
+        removeItem: (k: string) => void items.delete(k),
+      },
+      ...extra,
+    };
+    return { win: win as unknown as Window, replaceState, items };
+  }
+
+  it("uses Tauri IPC inside the desktop app, without a token", () => {
+    const { win } = fakeWindow("", { __TAURI_INTERNALS__: {} });
+    const client = createClient(win);
+    expect(client.transportKind).toBe("tauri");
+    expect(client.authState).toBe("ok");
+  });
+
+  it("takes the token from the fragment and removes it from the address", () => {
+    const { win, replaceState, items } = fakeWindow("#token=secret");
+    const client = createClient(win);
+    expect(client.transportKind).toBe("http");
+    expect(client.authState).toBe("ok");
+    expect([...items.values()]).toEqual(["secret"]);
+    expect(replaceState).toHaveBeenCalledWith(null, "", "/");
+  });
+
+  it("needs a token when the address has none", () => {
+    const { win, replaceState } = fakeWindow("#/logs");
+    expect(createClient(win).authState).toBe("missing");
+    expect(replaceState).not.toHaveBeenCalled();
+  });
+});

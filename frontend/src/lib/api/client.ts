@@ -1,0 +1,222 @@
+import type {
+  ApiError,
+  DashboardStats,
+  Event,
+  EventsQuery,
+  Health,
+  LogTail,
+  LogsQuery,
+  NodeInfo,
+  Settings,
+  SettingsUpdate,
+} from "./bindings";
+import { HttpTransport } from "./http";
+import { TauriTransport } from "./tauri";
+import { createTokenStore, splitTokenFragment, type TokenStore } from "./token";
+import {
+  toApiError,
+  type ConnectionStatus,
+  type EventListener,
+  type StatusListener,
+  type Transport,
+  type Unsubscribe,
+} from "./transport";
+
+export type * from "./bindings";
+export type { ConnectionStatus, EventListener, StatusListener, Unsubscribe } from "./transport";
+export { isApiError } from "./transport";
+
+/**
+ * Whether the client may talk to the node: "ok", or it needs a token because
+ * none was given ("missing") or the node refused the one it had ("rejected").
+ */
+export type AuthState = "ok" | "missing" | "rejected";
+export type AuthListener = (state: AuthState) => void;
+
+type Subscriber = { onEvent: EventListener | null; onStatus: StatusListener | null };
+
+/**
+ * The one typed API of the dashboard. Every method rejects with an `ApiError`.
+ * All subscribers share a single live event stream.
+ */
+export class FogClient {
+  readonly #transport: Transport;
+  readonly #tokens: TokenStore | null;
+  readonly #subscribers = new Set<Subscriber>();
+  readonly #authListeners = new Set<AuthListener>();
+  #auth: AuthState;
+  #authDetail: string | null = null;
+  #status: ConnectionStatus = "offline";
+  #stopStream: Unsubscribe | null = null;
+
+  /** `tokens` is null for transports that need no token (Tauri). */
+  constructor(transport: Transport, tokens: TokenStore | null) {
+    this.#transport = transport;
+    this.#tokens = tokens;
+    this.#auth = tokens && !tokens.get() ? "missing" : "ok";
+  }
+
+  get transportKind(): Transport["kind"] {
+    return this.#transport.kind;
+  }
+
+  get authState(): AuthState {
+    return this.#auth;
+  }
+
+  /** The node's own explanation of why it refused the token, if it gave one. */
+  get authDetail(): string | null {
+    return this.#authDetail;
+  }
+
+  get connectionStatus(): ConnectionStatus {
+    return this.#status;
+  }
+
+  setToken(token: string): void {
+    if (!this.#tokens) return;
+    this.#tokens.set(token.trim());
+    this.#authDetail = null;
+    this.#setAuth("ok");
+    this.#restartStream();
+  }
+
+  onAuthChange(listener: AuthListener): Unsubscribe {
+    this.#authListeners.add(listener);
+    return () => this.#authListeners.delete(listener);
+  }
+
+  nodeInfo(): Promise<NodeInfo> {
+    return this.#call(() => this.#transport.nodeInfo());
+  }
+
+  health(): Promise<Health> {
+    return this.#call(() => this.#transport.health());
+  }
+
+  dashboardStats(): Promise<DashboardStats> {
+    return this.#call(() => this.#transport.dashboardStats());
+  }
+
+  logs(query: LogsQuery): Promise<LogTail> {
+    return this.#call(() => this.#transport.logs(query));
+  }
+
+  recentEvents(query: EventsQuery): Promise<Event[]> {
+    return this.#call(() => this.#transport.recentEvents(query));
+  }
+
+  settings(): Promise<Settings> {
+    return this.#call(() => this.#transport.settings());
+  }
+
+  updateSettings(update: SettingsUpdate): Promise<Settings> {
+    return this.#call(() => this.#transport.updateSettings(update));
+  }
+
+  /**
+   * Live events plus the connection status (sent immediately, then on change).
+   * Either callback may be null when the caller needs only the other.
+   */
+  subscribe(onEvent: EventListener | null, onStatus: StatusListener | null): Unsubscribe {
+    const subscriber: Subscriber = { onEvent, onStatus };
+    this.#subscribers.add(subscriber);
+    onStatus?.(this.#status);
+    if (!this.#stopStream) this.#startStream();
+    return () => {
+      this.#subscribers.delete(subscriber);
+      if (this.#subscribers.size === 0) this.#stopCurrentStream("offline");
+    };
+  }
+
+  async #call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (cause) {
+      const error: ApiError = toApiError(cause);
+      if (error.code === "unauthorized" && this.#tokens) this.#rejectToken(error.message);
+      throw error;
+    }
+  }
+
+  #rejectToken(detail: string): void {
+    // Several requests in flight may fail together; the first one decides.
+    if (this.#auth !== "ok") return;
+    this.#authDetail = detail;
+    this.#tokens?.clear();
+    this.#stopCurrentStream("unauthorized");
+    this.#setAuth("rejected");
+  }
+
+  #setAuth(state: AuthState): void {
+    if (state === this.#auth) return;
+    this.#auth = state;
+    for (const listener of [...this.#authListeners]) listener(state);
+  }
+
+  #setStatus(status: ConnectionStatus): void {
+    if (status === this.#status) return;
+    this.#status = status;
+    for (const subscriber of [...this.#subscribers]) subscriber.onStatus?.(status);
+  }
+
+  #startStream(): void {
+    if (this.#subscribers.size === 0) return;
+    if (this.#auth !== "ok") {
+      this.#setStatus("unauthorized");
+      return;
+    }
+    this.#stopStream = this.#transport.stream(
+      (event) => {
+        for (const subscriber of [...this.#subscribers]) subscriber.onEvent?.(event);
+      },
+      (status) => this.#setStatus(status),
+    );
+  }
+
+  #stopCurrentStream(status: ConnectionStatus): void {
+    this.#stopStream?.();
+    this.#stopStream = null;
+    this.#setStatus(status);
+  }
+
+  #restartStream(): void {
+    this.#stopStream?.();
+    this.#stopStream = null;
+    this.#startStream();
+  }
+}
+
+function sessionStorageOf(win: Window): Storage | null {
+  try {
+    return win.sessionStorage;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Picks the transport for where the dashboard runs: Tauri IPC inside the desktop
+ * app, otherwise HTTP to the origin that served the page. A `#token=` fragment is
+ * taken once and removed from the address so it does not stay in history.
+ */
+export function createClient(win: Window): FogClient {
+  if ("__TAURI_INTERNALS__" in win) return new FogClient(new TauriTransport(), null);
+
+  const tokens = createTokenStore(sessionStorageOf(win));
+  const { token, remainder } = splitTokenFragment(win.location.hash);
+  if (token) {
+    tokens.set(token);
+    const { pathname, search } = win.location;
+    win.history.replaceState(win.history.state, "", `${pathname}${search}${remainder}`);
+  }
+  return new FogClient(new HttpTransport({ baseUrl: win.location.origin, tokens }), tokens);
+}
+
+let shared: FogClient | null = null;
+
+/** The client of this page, created on first use. */
+export function getClient(): FogClient {
+  shared ??= createClient(window);
+  return shared;
+}

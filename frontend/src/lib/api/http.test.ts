@@ -1,0 +1,280 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Event } from "./bindings";
+import {
+  HttpTransport,
+  OFFLINE_AFTER_FAILURES,
+  errorFromResponse,
+  eventsSocketUrl,
+  queryString,
+  reconnectDelayMs,
+  type EventSocket,
+} from "./http";
+import { createTokenStore } from "./token";
+import type { ConnectionStatus } from "./transport";
+
+type Call = { url: string; init: RequestInit };
+
+function fakeFetch(respond: (call: Call) => Response | Promise<Response>) {
+  const calls: Call[] = [];
+  const fetch = vi.fn((input: RequestInfo | URL, init?: RequestInit) => {
+    const call = { url: String(input), init: init ?? {} };
+    calls.push(call);
+    return Promise.resolve(respond(call));
+  });
+  return { fetch: fetch as unknown as typeof globalThis.fetch, calls };
+}
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+
+function transport(respond: (call: Call) => Response | Promise<Response>, token: string | null = "tok") {
+  const tokens = createTokenStore(null);
+  if (token) tokens.set(token);
+  const fake = fakeFetch(respond);
+  return { http: new HttpTransport({ baseUrl: "http://node.test", tokens, fetch: fake.fetch }), ...fake };
+}
+
+const headerOf = (call: Call | undefined, name: string) =>
+  (call?.init.headers as Record<string, string> | undefined)?.[name];
+
+describe("HTTP requests", () => {
+  it("sends the bearer token to the documented routes", async () => {
+    const { http, calls } = transport(() => json(200, {}));
+    await http.nodeInfo();
+    await http.health();
+    await http.dashboardStats();
+    await http.logs({ lines: 200 });
+    await http.logs({ lines: null });
+    await http.recentEvents({ limit: 50, topics: "service,node" });
+    await http.recentEvents({ limit: null, topics: null });
+    await http.settings();
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      "GET http://node.test/api/node",
+      "GET http://node.test/api/health",
+      "GET http://node.test/api/dashboard/stats",
+      "GET http://node.test/api/logs?lines=200",
+      "GET http://node.test/api/logs",
+      "GET http://node.test/api/events/recent?limit=50&topics=service,node",
+      "GET http://node.test/api/events/recent",
+      "GET http://node.test/api/settings",
+    ]);
+    for (const call of calls) expect(headerOf(call, "Authorization")).toBe("Bearer tok");
+  });
+
+  it("sends settings updates as JSON with PUT", async () => {
+    const { http, calls } = transport(() => json(200, { log_level: "debug" }));
+    await expect(http.updateSettings({ log_level: "debug" })).resolves.toEqual({ log_level: "debug" });
+    expect(calls[0]?.init.method).toBe("PUT");
+    expect(calls[0]?.init.body).toBe('{"log_level":"debug"}');
+    expect(headerOf(calls[0], "Content-Type")).toBe("application/json");
+  });
+
+  it("passes the node's error body through", async () => {
+    const { http } = transport(() => json(400, { code: "invalid_input", message: "unknown level 'loud'" }));
+    await expect(http.updateSettings({ log_level: "loud" })).rejects.toEqual({
+      code: "invalid_input",
+      message: "unknown level 'loud'",
+    });
+  });
+
+  it("maps a network failure to unreachable", async () => {
+    const { http } = transport(() => Promise.reject(new TypeError("Failed to fetch")));
+    await expect(http.health()).rejects.toMatchObject({ code: "unreachable" });
+  });
+
+  it("maps a timeout to unreachable", async () => {
+    const { http } = transport(() =>
+      Promise.reject(new DOMException("The operation timed out.", "TimeoutError")),
+    );
+    await expect(http.health()).rejects.toEqual({
+      code: "unreachable",
+      message: "The node at http://node.test did not answer in time.",
+    });
+  });
+
+  it("rejects answers that are not JSON", async () => {
+    const { http } = transport(() => new Response("<!doctype html>", { status: 200 }));
+    await expect(http.health()).rejects.toMatchObject({ code: "bad_response" });
+  });
+
+  it("does not call the node without a token", async () => {
+    const { http, calls } = transport(() => json(200, {}), null);
+    await expect(http.health()).rejects.toMatchObject({ code: "unauthorized" });
+    expect(calls).toHaveLength(0);
+  });
+});
+
+describe("errorFromResponse", () => {
+  it("uses the body of documented errors", async () => {
+    for (const status of [400, 404, 500, 503]) {
+      await expect(errorFromResponse(json(status, { code: "c", message: "m" }))).resolves.toEqual({
+        code: "c",
+        message: "m",
+      });
+    }
+  });
+
+  it("always reports 401 as unauthorized", async () => {
+    await expect(
+      errorFromResponse(json(401, { code: "bad_token", message: "token mismatch" })),
+    ).resolves.toEqual({ code: "unauthorized", message: "token mismatch" });
+    await expect(errorFromResponse(new Response("", { status: 401 }))).resolves.toMatchObject({
+      code: "unauthorized",
+    });
+  });
+
+  it("treats gateway failures and empty 500s as an unreachable node", async () => {
+    for (const response of [
+      new Response("Bad Gateway", { status: 502 }),
+      new Response("", { status: 503 }),
+      new Response("", { status: 504 }),
+      new Response("", { status: 500 }),
+    ]) {
+      await expect(errorFromResponse(response)).resolves.toMatchObject({ code: "unreachable" });
+    }
+  });
+
+  it("names the status of other undescribed errors", async () => {
+    await expect(
+      errorFromResponse(new Response("nope", { status: 404, statusText: "Not Found" })),
+    ).resolves.toEqual({
+      code: "http_404",
+      message: "The node answered HTTP 404 Not Found without an error description.",
+    });
+    await expect(errorFromResponse(json(500, { error: "x" }))).resolves.toMatchObject({
+      code: "http_500",
+    });
+  });
+});
+
+describe("URLs", () => {
+  it("builds the event socket URL matching the page's scheme", () => {
+    expect(eventsSocketUrl("http://127.0.0.1:7420", "a b")).toBe(
+      "ws://127.0.0.1:7420/api/events?access_token=a+b",
+    );
+    expect(eventsSocketUrl("https://node.example", "t")).toBe(
+      "wss://node.example/api/events?access_token=t",
+    );
+  });
+
+  it("leaves out null query parameters", () => {
+    expect(queryString({ a: null })).toBe("");
+    expect(queryString({ a: 1, b: null, c: "x y,z" })).toBe("?a=1&c=x%20y,z");
+  });
+});
+
+class FakeSocket implements EventSocket {
+  onopen: EventSocket["onopen"] = null;
+  onmessage: EventSocket["onmessage"] = null;
+  onclose: EventSocket["onclose"] = null;
+  closed = false;
+
+  constructor(readonly url: string) {}
+
+  close() {
+    this.closed = true;
+  }
+
+  open() {
+    this.onopen?.call(this as unknown as WebSocket, new globalThis.Event("open"));
+  }
+
+  receive(data: unknown) {
+    this.onmessage?.call(this as unknown as WebSocket, { data } as MessageEvent);
+  }
+
+  drop() {
+    this.onclose?.call(this as unknown as WebSocket, {} as CloseEvent);
+  }
+}
+
+describe("event stream", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function streaming() {
+    const sockets: FakeSocket[] = [];
+    const tokens = createTokenStore(null);
+    tokens.set("tok");
+    const http = new HttpTransport({
+      baseUrl: "http://node.test",
+      tokens,
+      fetch: fakeFetch(() => json(200, {})).fetch,
+      openSocket: (url) => {
+        const socket = new FakeSocket(url);
+        sockets.push(socket);
+        return socket;
+      },
+    });
+    const events: Event[] = [];
+    const statuses: ConnectionStatus[] = [];
+    const stop = http.stream(
+      (e) => events.push(e),
+      (s) => statuses.push(s),
+    );
+    return { sockets, events, statuses, stop, last: () => sockets[sockets.length - 1] };
+  }
+
+  it("goes live and delivers well-formed events only", () => {
+    const { sockets, events, statuses, last } = streaming();
+    expect(sockets).toHaveLength(1);
+    expect(last()?.url).toBe("ws://node.test/api/events?access_token=tok");
+    last()?.open();
+    const event: Event = { id: 1, ts_ms: 2, topic: "node", kind: "started", data: null };
+    last()?.receive(JSON.stringify(event));
+    last()?.receive("not json");
+    last()?.receive(JSON.stringify({ id: "x" }));
+    expect(events).toEqual([event]);
+    expect(statuses).toEqual(["reconnecting", "live"]);
+  });
+
+  it("reconnects with backoff and reports offline after repeated failures", async () => {
+    const { sockets, statuses, last, stop } = streaming();
+    for (let failure = 1; failure <= OFFLINE_AFTER_FAILURES; failure++) {
+      last()?.drop();
+      await vi.advanceTimersByTimeAsync(reconnectDelayMs(failure - 1) - 1);
+      expect(sockets).toHaveLength(failure);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(sockets).toHaveLength(failure + 1);
+    }
+    expect(statuses.at(-1)).toBe("offline");
+    last()?.open();
+    expect(statuses.at(-1)).toBe("live");
+    stop();
+  });
+
+  it("restarts the backoff after a live connection drops", async () => {
+    const { sockets, statuses, last, stop } = streaming();
+    last()?.drop();
+    await vi.advanceTimersByTimeAsync(reconnectDelayMs(0));
+    last()?.drop();
+    await vi.advanceTimersByTimeAsync(reconnectDelayMs(1));
+    last()?.open();
+    last()?.drop();
+    expect(statuses.at(-1)).toBe("reconnecting");
+    await vi.advanceTimersByTimeAsync(reconnectDelayMs(0));
+    expect(sockets).toHaveLength(4);
+    stop();
+  });
+
+  it("stops reconnecting once stopped", async () => {
+    const { sockets, stop, last } = streaming();
+    const socket = last();
+    stop();
+    expect(socket?.closed).toBe(true);
+    socket?.drop();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(sockets).toHaveLength(1);
+  });
+
+  it("backs off from 0.5 s doubling to 10 s", () => {
+    expect([0, 1, 2, 3, 4, 5, 10].map(reconnectDelayMs)).toEqual([
+      500, 1000, 2000, 4000, 8000, 10_000, 10_000,
+    ]);
+  });
+});

@@ -1,0 +1,242 @@
+import type {
+  ApiError,
+  DashboardStats,
+  Event,
+  EventsQuery,
+  Health,
+  LogTail,
+  LogsQuery,
+  NodeInfo,
+  Settings,
+  SettingsUpdate,
+} from "./bindings";
+import type { TokenStore } from "./token";
+import {
+  isApiError,
+  isEvent,
+  type EventListener,
+  type StatusListener,
+  type Transport,
+  type Unsubscribe,
+} from "./transport";
+
+/** The part of `WebSocket` the event stream uses, so tests can substitute it. */
+export type EventSocket = {
+  onopen: ((this: WebSocket, ev: globalThis.Event) => unknown) | null;
+  onmessage: ((this: WebSocket, ev: MessageEvent) => unknown) | null;
+  onclose: ((this: WebSocket, ev: CloseEvent) => unknown) | null;
+  close(): void;
+};
+
+export type HttpTransportOptions = {
+  /** Origin of the node's API, e.g. `window.location.origin`. */
+  baseUrl: string;
+  tokens: TokenStore;
+  fetch?: typeof fetch;
+  openSocket?: (url: string) => EventSocket;
+  requestTimeoutMs?: number;
+};
+
+/** Consecutive failed connection attempts after which the stream is reported offline. */
+export const OFFLINE_AFTER_FAILURES = 5;
+const RECONNECT_FIRST_DELAY_MS = 500;
+const RECONNECT_MAX_DELAY_MS = 10_000;
+
+/** Backoff before reconnection attempt `attempt` (0-based): 0.5 s doubling up to 10 s. */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(RECONNECT_FIRST_DELAY_MS * 2 ** Math.max(0, attempt), RECONNECT_MAX_DELAY_MS);
+}
+
+/** WebSocket URL for the live event stream; browsers cannot set headers on it, hence the query token. */
+export function eventsSocketUrl(baseUrl: string, token: string): string {
+  const url = new URL("/api/events", baseUrl);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.searchParams.set("access_token", token);
+  return url.toString();
+}
+
+/** Builds `?a=1&b=x,y`, leaving out null values and keeping commas readable. */
+export function queryString(params: Record<string, string | number | null>): string {
+  const parts = Object.entries(params)
+    .filter((entry): entry is [string, string | number] => entry[1] !== null)
+    .map(([key, value]) => `${key}=${encodeURIComponent(String(value)).replace(/%2C/gi, ",")}`);
+  return parts.length > 0 ? `?${parts.join("&")}` : "";
+}
+
+// Statuses a proxy or gateway uses when the node behind it does not answer.
+const GATEWAY_STATUSES = new Set([502, 503, 504]);
+
+/** Maps a failed HTTP response to the `ApiError` it stands for. */
+export async function errorFromResponse(response: Response): Promise<ApiError> {
+  let text = "";
+  try {
+    text = await response.text();
+  } catch {
+    // A body that cannot be read is treated like an empty one.
+  }
+  const body = parseJson(text);
+  const status = response.status;
+
+  if (status === 401) {
+    return {
+      code: "unauthorized",
+      message: isApiError(body) ? body.message : "The node rejected the access token.",
+    };
+  }
+  if (isApiError(body)) return { code: body.code, message: body.message };
+  if (GATEWAY_STATUSES.has(status) || (status === 500 && text.trim() === "")) {
+    return {
+      code: "unreachable",
+      message: `The node did not answer (HTTP ${status} from the server in front of it).`,
+    };
+  }
+  const statusText = response.statusText ? ` ${response.statusText}` : "";
+  return {
+    code: `http_${status}`,
+    message: `The node answered HTTP ${status}${statusText} without an error description.`,
+  };
+}
+
+/** Maps a rejected `fetch` (no HTTP answer at all) to an `ApiError`. */
+export function errorFromNetworkFailure(cause: unknown, baseUrl: string): ApiError {
+  const timedOut = cause instanceof DOMException && cause.name === "TimeoutError";
+  return {
+    code: "unreachable",
+    message: timedOut
+      ? `The node at ${baseUrl} did not answer in time.`
+      : `Cannot reach the node at ${baseUrl}.`,
+  };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+export class HttpTransport implements Transport {
+  readonly kind = "http";
+  readonly #baseUrl: string;
+  readonly #tokens: TokenStore;
+  readonly #fetch: typeof fetch;
+  readonly #openSocket: (url: string) => EventSocket;
+  readonly #timeoutMs: number;
+
+  constructor(options: HttpTransportOptions) {
+    this.#baseUrl = options.baseUrl;
+    this.#tokens = options.tokens;
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#openSocket = options.openSocket ?? ((url) => new WebSocket(url));
+    this.#timeoutMs = options.requestTimeoutMs ?? 15_000;
+  }
+
+  nodeInfo(): Promise<NodeInfo> {
+    return this.#request("GET", "/api/node");
+  }
+
+  health(): Promise<Health> {
+    return this.#request("GET", "/api/health");
+  }
+
+  dashboardStats(): Promise<DashboardStats> {
+    return this.#request("GET", "/api/dashboard/stats");
+  }
+
+  logs(query: LogsQuery): Promise<LogTail> {
+    return this.#request("GET", `/api/logs${queryString({ lines: query.lines })}`);
+  }
+
+  recentEvents(query: EventsQuery): Promise<Event[]> {
+    const search = queryString({ limit: query.limit, topics: query.topics });
+    return this.#request("GET", `/api/events/recent${search}`);
+  }
+
+  settings(): Promise<Settings> {
+    return this.#request("GET", "/api/settings");
+  }
+
+  updateSettings(update: SettingsUpdate): Promise<Settings> {
+    return this.#request("PUT", "/api/settings", update);
+  }
+
+  stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe {
+    let socket: EventSocket | null = null;
+    let retryTimer: ReturnType<typeof setTimeout> | undefined;
+    let failures = 0;
+    let stopped = false;
+
+    const connect = () => {
+      const token = this.#tokens.get();
+      if (!token) {
+        onStatus("unauthorized");
+        return;
+      }
+      let opened = false;
+      socket = this.#openSocket(eventsSocketUrl(this.#baseUrl, token));
+      socket.onopen = () => {
+        opened = true;
+        failures = 0;
+        onStatus("live");
+      };
+      socket.onmessage = (message) => {
+        const event = typeof message.data === "string" ? parseJson(message.data) : null;
+        if (isEvent(event)) onEvent(event);
+      };
+      socket.onclose = () => {
+        socket = null;
+        if (stopped) return;
+        // A connection that was live starts the backoff afresh.
+        failures = opened ? 1 : failures + 1;
+        onStatus(failures >= OFFLINE_AFTER_FAILURES ? "offline" : "reconnecting");
+        retryTimer = setTimeout(connect, reconnectDelayMs(failures - 1));
+      };
+    };
+
+    onStatus("reconnecting");
+    connect();
+    return () => {
+      stopped = true;
+      clearTimeout(retryTimer);
+      socket?.close();
+      socket = null;
+    };
+  }
+
+  async #request<T>(method: "GET" | "PUT", path: string, body?: unknown): Promise<T> {
+    const token = this.#tokens.get();
+    if (!token) {
+      throw { code: "unauthorized", message: "No access token has been given yet." } satisfies ApiError;
+    }
+    const headers: Record<string, string> = {
+      Accept: "application/json",
+      Authorization: `Bearer ${token}`,
+    };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+
+    let response: Response;
+    try {
+      response = await this.#fetch(`${this.#baseUrl}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: "no-store",
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (cause) {
+      throw errorFromNetworkFailure(cause, this.#baseUrl);
+    }
+    if (!response.ok) throw await errorFromResponse(response);
+
+    const text = await response.text().catch(() => "");
+    const parsed = parseJson(text);
+    if (parsed === null && text.trim() !== "null") {
+      throw {
+        code: "bad_response",
+        message: `${this.#baseUrl}${path} did not answer with JSON; is this the node's API?`,
+      } satisfies ApiError;
+    }
+    return parsed as T;
+  }
+}

@@ -1,0 +1,65 @@
+import type {
+  ApiError,
+  DashboardStats,
+  Event,
+  EventsQuery,
+  Health,
+  LogTail,
+  LogsQuery,
+  NodeInfo,
+  Settings,
+  SettingsUpdate,
+} from "./bindings";
+
+/** State of the live event stream, as shown in the header. */
+export type ConnectionStatus = "live" | "reconnecting" | "offline" | "unauthorized";
+
+export type EventListener = (event: Event) => void;
+export type StatusListener = (status: ConnectionStatus) => void;
+export type Unsubscribe = () => void;
+
+/**
+ * One way of reaching a node. Implementations reject with an `ApiError`-shaped
+ * object; the client normalises anything else that slips through.
+ */
+export interface Transport {
+  readonly kind: "http" | "tauri";
+  nodeInfo(): Promise<NodeInfo>;
+  health(): Promise<Health>;
+  dashboardStats(): Promise<DashboardStats>;
+  logs(query: LogsQuery): Promise<LogTail>;
+  recentEvents(query: EventsQuery): Promise<Event[]>;
+  settings(): Promise<Settings>;
+  updateSettings(update: SettingsUpdate): Promise<Settings>;
+  /** Starts the live event stream; the returned function stops it. */
+  stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe;
+}
+
+export function isApiError(value: unknown): value is ApiError {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Record<string, unknown>).code === "string" &&
+    typeof (value as Record<string, unknown>).message === "string"
+  );
+}
+
+/** Turns whatever a transport rejected with into an `ApiError`. */
+export function toApiError(value: unknown): ApiError {
+  if (isApiError(value)) return { code: value.code, message: value.message };
+  if (typeof value === "string") return { code: "transport_error", message: value };
+  if (value instanceof Error) return { code: "unreachable", message: value.message };
+  return { code: "unknown", message: "The request failed for an unknown reason." };
+}
+
+export function isEvent(value: unknown): value is Event {
+  if (typeof value !== "object" || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return (
+    typeof record.id === "number" &&
+    typeof record.ts_ms === "number" &&
+    typeof record.topic === "string" &&
+    typeof record.kind === "string" &&
+    "data" in record
+  );
+}

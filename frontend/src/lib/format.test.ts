@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import {
+  compactJson,
+  formatBytes,
+  formatCount,
+  formatDateTime,
+  formatDuration,
+  formatPercent,
+  formatRate,
+  formatTime,
+  shortId,
+} from "./format";
+
+describe("formatBytes", () => {
+  it("uses binary units", () => {
+    expect(formatBytes(0)).toBe("0 B");
+    expect(formatBytes(1023)).toBe("1023 B");
+    expect(formatBytes(1024)).toBe("1.0 KiB");
+    expect(formatBytes(1536)).toBe("1.5 KiB");
+    expect(formatBytes(5 * 1024 ** 2)).toBe("5.0 MiB");
+    expect(formatBytes(3.25 * 1024 ** 3)).toBe("3.3 GiB");
+    expect(formatBytes(2 * 1024 ** 4)).toBe("2.0 TiB");
+  });
+
+  it("says unknown for null", () => {
+    expect(formatBytes(null)).toBe("unknown");
+    expect(formatBytes(Number.NaN)).toBe("unknown");
+  });
+});
+
+describe("formatDuration", () => {
+  it("picks units by size and pads the smaller ones", () => {
+    expect(formatDuration(0)).toBe("0s");
+    expect(formatDuration(42.9)).toBe("42s");
+    expect(formatDuration(307)).toBe("5m 07s");
+    expect(formatDuration(3 * 3600 + 4 * 60 + 5)).toBe("3h 04m 05s");
+    expect(formatDuration(2 * 86400 + 3 * 3600 + 4 * 60 + 5)).toBe("2d 03h 04m 05s");
+  });
+
+  it("refuses negative or non-finite durations", () => {
+    expect(formatDuration(-1)).toBe("—");
+    expect(formatDuration(Number.POSITIVE_INFINITY)).toBe("—");
+  });
+});
+
+describe("numbers", () => {
+  it("formats percentages, counts and rates", () => {
+    expect(formatPercent(12.345)).toBe("12.3 %");
+    expect(formatPercent(180)).toBe("180.0 %");
+    expect(formatCount(1234567)).toBe("1,234,567");
+    expect(formatCount(null)).toBe("unknown");
+    expect(formatRate(0)).toBe("0/s");
+    expect(formatRate(0.25)).toBe("0.25/s");
+    expect(formatRate(42.4)).toBe("42/s");
+  });
+});
+
+describe("timestamps", () => {
+  it("formats local wall-clock time", () => {
+    const ms = new Date(2024, 0, 5, 7, 8, 9).getTime();
+    expect(formatTime(ms)).toBe("07:08:09");
+    expect(formatDateTime(ms)).toBe("2024-01-05 07:08:09");
+  });
+});
+
+describe("shortId", () => {
+  it("keeps short ids and shortens long ones", () => {
+    expect(shortId("abc")).toBe("abc");
+    expect(shortId("12D3KooWAbCdEfGhIjKlMnOpQrStUv")).toBe("12D3Ko…QrStUv");
+  });
+});
+
+describe("compactJson", () => {
+  it("renders values on one line", () => {
+    expect(compactJson({ a: 1, b: [true, null] })).toBe('{"a":1,"b":[true,null]}');
+    expect(compactJson(null)).toBe("null");
+    expect(compactJson(undefined)).toBe("");
+  });
+
+  it("cuts long values", () => {
+    const text = compactJson({ text: "x".repeat(50) }, 20);
+    expect(text).toHaveLength(20);
+    expect(text.endsWith("…")).toBe(true);
+  });
+
+  it("survives values JSON cannot represent", () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(compactJson(cyclic)).toBe("[object Object]");
+  });
+});

@@ -1,0 +1,77 @@
+import type { Health, HealthStatus, ServiceHealth, ServiceState } from "./api/client";
+import type { RouteId } from "./routes";
+
+export type BadgeTone = "ok" | "warn" | "bad" | "idle";
+
+const TONES: Record<ServiceState | HealthStatus, BadgeTone> = {
+  running: "ok",
+  ok: "ok",
+  starting: "warn",
+  stopped: "warn",
+  degraded: "warn",
+  failed: "bad",
+  not_available: "idle",
+};
+
+/** Colour family of a service state or aggregate health status. */
+export function badgeTone(state: ServiceState | HealthStatus): BadgeTone {
+  return TONES[state];
+}
+
+/** A page that belongs to one service the node reports in `health()`. */
+export type ServicePageInfo = {
+  serviceId: string;
+  name: string;
+  /** Completes "When the service is available, this page will show …". */
+  willShow: string;
+};
+
+export const SERVICE_PAGES: Partial<Record<RouteId, ServicePageInfo>> = {
+  betanet: {
+    serviceId: "betanet",
+    name: "Betanet",
+    willShow: "the mixnet routes this node relays through, packet throughput and cover traffic",
+  },
+  privacy: {
+    serviceId: "privacy",
+    name: "Privacy",
+    willShow: "the onion circuits this node has built, their hops and how long they have lived",
+  },
+  scheduler: {
+    serviceId: "scheduler",
+    name: "Scheduler",
+    willShow: "queued, running and finished jobs with where they were placed and what they used",
+  },
+  "idle-compute": {
+    serviceId: "idle_compute",
+    name: "Idle compute",
+    willShow: "the devices lending spare capacity, when they are available and the compute time harvested",
+  },
+  tokens: {
+    serviceId: "tokens",
+    name: "Tokens",
+    willShow: "token balances, rewards earned and recent transactions",
+  },
+  mesh: {
+    serviceId: "mesh",
+    name: "Mesh",
+    willShow: "mesh peers, the links between them and the routing state",
+  },
+  bitchat: {
+    serviceId: "bitchat",
+    name: "BitChat",
+    willShow: "BitChat peers and message traffic over the local mesh",
+  },
+};
+
+export function findService(health: Health, serviceId: string): ServiceHealth | null {
+  return health.services.find((service) => service.id === serviceId) ?? null;
+}
+
+/** Counts of services per state, in the order they are listed. */
+export function countByState(services: readonly ServiceHealth[]): [ServiceState, number][] {
+  const order: ServiceState[] = ["running", "starting", "stopped", "failed", "not_available"];
+  return order
+    .map((state): [ServiceState, number] => [state, services.filter((s) => s.state === state).length])
+    .filter(([, count]) => count > 0);
+}
