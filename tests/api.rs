@@ -223,7 +223,7 @@ fn malformed_input_is_a_400_with_a_code() {
 
 #[test]
 fn event_stream_delivers_live_events_with_their_log_ids() {
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::StreamExt;
     let node = TestNode::start();
     let url = format!("{}/api/events?topics=settings&access_token={}", node.base.replace("http", "ws"), node.token);
     let received: Value = node.runtime.block_on(async {

@@ -41,6 +41,10 @@ fn main() -> ExitCode {
     if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
         std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
     }
+    let locale = |name| std::env::var(name).ok();
+    if let Some(variable) = ctype_override(locale("LC_ALL"), locale("LC_CTYPE"), locale("LANG")) {
+        std::env::set_var(variable, "C");
+    }
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -48,6 +52,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// WebKitGTK derives the page's language from the LC_CTYPE locale and turns `C.UTF-8` (Debian's
+/// default outside desktops) into the tag "C", with which every JavaScript `Intl` constructor
+/// throws and the dashboard cannot start; plain `C` it maps to en-US. Returns the variable to
+/// set to `C` when the effective LC_CTYPE is `C.<encoding>` or `POSIX.<encoding>`.
+fn ctype_override(lc_all: Option<String>, lc_ctype: Option<String>, lang: Option<String>) -> Option<&'static str> {
+    let set = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(str::to_owned);
+    let (variable, value) = match (set(&lc_all), set(&lc_ctype), set(&lang)) {
+        (Some(all), _, _) => ("LC_ALL", all),
+        (None, Some(ctype), _) => ("LC_CTYPE", ctype),
+        (None, None, Some(lang)) => ("LC_CTYPE", lang),
+        (None, None, None) => return None,
+    };
+    let language = value.split(['.', '@']).next().unwrap_or_default();
+    let c_with_suffix = (language == "C" || language == "POSIX") && value != language;
+    c_with_suffix.then_some(variable)
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -103,4 +124,24 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ctype_override;
+
+    fn some(v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+
+    #[test]
+    fn only_c_with_an_encoding_is_overridden() {
+        assert_eq!(ctype_override(None, None, some("C.UTF-8")), Some("LC_CTYPE"));
+        assert_eq!(ctype_override(None, some("C.utf8"), some("de_DE.UTF-8")), Some("LC_CTYPE"));
+        assert_eq!(ctype_override(some("POSIX.UTF-8"), None, None), Some("LC_ALL"));
+        assert_eq!(ctype_override(None, None, some("C")), None);
+        assert_eq!(ctype_override(None, None, some("en_US.UTF-8")), None);
+        assert_eq!(ctype_override(some(""), None, some("de_DE.UTF-8")), None);
+        assert_eq!(ctype_override(None, None, None), None);
+    }
 }

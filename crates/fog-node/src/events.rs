@@ -18,6 +18,9 @@ const LIVE_BUFFER: usize = 1024;
 
 enum Command {
     Publish(NewEvent),
+    /// Answer once everything published before is stored and broadcast.
+    Flush(oneshot::Sender<()>),
+    /// Like `Flush`, then stop.
     Close(oneshot::Sender<()>),
 }
 
@@ -54,10 +57,19 @@ impl EventBus {
         self.live.receiver_count()
     }
 
+    /// Waits until everything published so far is stored and broadcast.
+    pub async fn flush(&self) {
+        self.send_and_wait(Command::Flush).await
+    }
+
     /// Stores everything published so far, then stops the writer.
     pub async fn close(&self) {
+        self.send_and_wait(Command::Close).await
+    }
+
+    async fn send_and_wait(&self, command: fn(oneshot::Sender<()>) -> Command) {
         let (done, wait) = oneshot::channel();
-        if self.commands.send(Command::Close(done)).is_ok() {
+        if self.commands.send(command(done)).is_ok() {
             let _ = wait.await;
         }
     }
@@ -71,13 +83,17 @@ async fn write_events(
 ) {
     while let Some(first) = rx.recv().await {
         let mut batch = Vec::new();
-        let mut close = None;
+        let mut waiter = None;
         let mut next = Some(first);
         while let Some(command) = next.take() {
             match command {
                 Command::Publish(event) => batch.push(event),
+                Command::Flush(done) => {
+                    waiter = Some((done, false));
+                    break;
+                }
                 Command::Close(done) => {
-                    close = Some(done);
+                    waiter = Some((done, true));
                     break;
                 }
             }
@@ -107,9 +123,11 @@ async fn write_events(
                     live.send(Event { id, ts_ms: event.ts_ms, topic: event.topic, kind: event.kind, data: event.data });
             }
         }
-        if let Some(done) = close {
+        if let Some((done, stop)) = waiter {
             let _ = done.send(());
-            return;
+            if stop {
+                return;
+            }
         }
     }
 }

@@ -107,6 +107,8 @@ impl Node {
             "started",
             serde_json::json!({ "peer_id": state.identity.peer_id(), "version": env!("CARGO_PKG_VERSION"), "identity_created": created }),
         );
+        // Callers see a node whose start is already in the event log.
+        state.bus.flush().await;
         tracing::info!(peer_id = %state.identity.peer_id(), data_dir = %data_dir.display(), "node started");
         Ok(Self { api, shutdown: shutdown_tx, http, _lock: lock })
     }

@@ -35,12 +35,13 @@ export function formatPercent(value: number, digits = 1): string {
   return `${value.toFixed(digits)} %`;
 }
 
-const countFormat = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
-
-/** Whole counts with thousands separators; "unknown" for null. */
+/** Whole counts with thousands separators; "unknown" for null. Avoids Intl: WebKitGTK under
+ * LANG=C.UTF-8 reports the locale "C", and every Intl constructor then throws. */
 export function formatCount(value: number | null): string {
   if (value === null || !Number.isFinite(value)) return "unknown";
-  return countFormat.format(value);
+  return Math.round(value)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
 /** A per-second rate with precision that suits its size, e.g. "0.25/s", "12/s". */
