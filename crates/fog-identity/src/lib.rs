@@ -110,6 +110,11 @@ impl NodeIdentity {
         Ok(())
     }
 
+    /// The ed25519 secret seed, for the mesh transport that authenticates with the same key.
+    pub fn ed25519_secret(&self) -> zeroize::Zeroizing<[u8; 32]> {
+        zeroize::Zeroizing::new(self.signing.to_bytes())
+    }
+
     /// The ed25519 public key.
     pub fn public_key(&self) -> VerifyingKey {
         self.signing.verifying_key()

@@ -1,0 +1,85 @@
+//! Three real meshes on 127.0.0.1: the peer id is the node's, a node that only knows the
+//! first finds the second, gossip crosses the mesh, and peers see each other leave.
+
+use std::time::Duration;
+
+use fog_identity::NodeIdentity;
+use fog_mesh::{Mesh, MeshConfig, MeshError, PeerEvent};
+use tokio::time::timeout;
+
+/// Generous bound: debug builds of libp2p are slow.
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn start(bootstrap: Vec<String>) -> (Mesh, NodeIdentity) {
+    let identity = NodeIdentity::generate();
+    let config = MeshConfig { bootstrap, ..MeshConfig::default() };
+    let mesh = Mesh::start(*identity.ed25519_secret(), config).await.unwrap();
+    (mesh, identity)
+}
+
+async fn wait_for(events: &mut tokio::sync::broadcast::Receiver<PeerEvent>, want: impl Fn(&PeerEvent) -> bool) {
+    timeout(WAIT, async {
+        loop {
+            if want(&events.recv().await.unwrap()) {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("event within the time limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_find_each_other_and_gossip() {
+    let (a, a_id) = start(vec![]).await;
+    assert_eq!(a.local_peer_id(), a_id.peer_id());
+    let a_addr = a.listen_addrs().await.unwrap()[0].clone();
+    assert!(a_addr.starts_with("/ip4/127.0.0.1/tcp/"), "{a_addr}");
+
+    let mut a_events = a.peer_events();
+    let mut a_topic = a.subscribe("fog/test").await.unwrap();
+    let (b, _) = start(vec![a_addr.clone()]).await;
+    wait_for(&mut a_events, |e| matches!(e, PeerEvent::Connected { peer, .. } if *peer == b.local_peer_id())).await;
+
+    // c only knows a, and finds b through the DHT.
+    let (c, _) = start(vec![a_addr]).await;
+    let mut c_events = c.peer_events();
+    let b_id = b.local_peer_id();
+    let c_peers = timeout(WAIT, async {
+        loop {
+            let peers = c.peers().await.unwrap();
+            if peers.iter().any(|p| p.peer == b_id) {
+                return peers;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("c connects to b");
+    assert_eq!(c_peers.len(), 2);
+
+    c.subscribe("fog/test").await.unwrap();
+    wait_for(&mut c_events, |e| matches!(e, PeerEvent::Subscribed { topic, .. } if topic == "fog/test")).await;
+    c.publish("fog/test", b"hello mesh".to_vec()).await.unwrap();
+    let message = timeout(WAIT, a_topic.recv()).await.unwrap().unwrap();
+    assert_eq!(message.data, b"hello mesh");
+    assert_eq!(message.source, Some(c.local_peer_id()));
+
+    let c_id = c.local_peer_id();
+    c.stop().await;
+    wait_for(&mut a_events, |e| matches!(e, PeerEvent::Disconnected { peer } if *peer == c_id)).await;
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_a_typed_error() {
+    let (a, _) = start(vec![]).await;
+    assert!(matches!(a.dial("not-an-address").await, Err(MeshError::BadAddress { .. })));
+    assert!(matches!(a.subscribe("bad topic").await, Err(MeshError::BadTopic(_))));
+    assert!(matches!(a.publish("fog/nobody", b"x".to_vec()).await, Err(MeshError::Publish { .. })));
+    let bad_listen = MeshConfig { listen: vec!["/ip4/127.0.0.1/udp/0".into()], ..MeshConfig::default() };
+    assert!(Mesh::start([7; 32], bad_listen).await.is_err());
+    a.stop().await;
+    assert!(matches!(a.peers().await, Err(MeshError::Stopped)));
+}
