@@ -38,6 +38,7 @@ fn dashboard_stats(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = fog_node::Config { data_dir: dir.path().to_owned(), ..Default::default() };
     config.api.enabled = false;
+    config.mesh.enabled = false;
     let node = runtime.block_on(fog_node::Node::start(config)).unwrap();
     let api = node.api();
     c.bench_function("api_dashboard_stats", |b| b.iter(|| runtime.block_on(api.dashboard_stats()).unwrap()));

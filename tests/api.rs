@@ -27,6 +27,7 @@ fn init_logging() {
 fn config(dir: &std::path::Path) -> Config {
     let mut config = Config { data_dir: dir.to_owned(), ..Config::default() };
     config.api.addr = "127.0.0.1:0".parse().unwrap();
+    config.mesh.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
     config
 }
 
@@ -86,6 +87,31 @@ impl TestNode {
         body
     }
 
+    fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build()
+            .into();
+        let mut response = agent
+            .post(format!("{}{}", self.base, path))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .header("Content-Type", "application/json")
+            .send(body)
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn wait_until(&self, what: &str, check: impl Fn(&Self) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !check(self) {
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn error(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
         let (status, body) = self.request(method, path, Some(&self.token.clone()), body);
         (status, body["code"].as_str().unwrap_or_default().to_owned())
@@ -132,10 +158,10 @@ fn health_reports_real_services_and_honest_gaps() {
     assert_eq!(health["status"], "ok");
     let services = health["services"].as_array().unwrap();
     let state = |id: &str| services.iter().find(|s| s["id"] == id).map(|s| s["state"].as_str().unwrap().to_owned());
-    for built in ["identity", "store", "events", "api"] {
+    for built in ["identity", "store", "events", "mesh", "api"] {
         assert_eq!(state(built).as_deref(), Some("running"), "{built}");
     }
-    for missing in ["mesh", "betanet", "privacy", "scheduler", "idle_compute", "tokens", "bitchat"] {
+    for missing in ["betanet", "privacy", "scheduler", "idle_compute", "tokens", "bitchat"] {
         assert_eq!(state(missing).as_deref(), Some("not_available"), "{missing}");
     }
     let api = services.iter().find(|s| s["id"] == "api").unwrap();
@@ -161,7 +187,7 @@ fn stats_events_logs_settings_metrics_and_openapi_answer() {
     assert!(stats["events_total"].as_u64().unwrap() >= 1);
     assert!(stats["db_size_bytes"].as_u64().unwrap() > 0);
     assert!(stats["process"]["rss_bytes"].as_u64().unwrap() > 0);
-    assert_eq!(stats["services_not_available"], 7);
+    assert_eq!(stats["services_not_available"], 6);
 
     let events = node.get("/api/events/recent?limit=50");
     let kinds: Vec<String> = events
@@ -294,5 +320,67 @@ fn a_busy_port_is_reported_as_a_failed_api_service() {
     let api = health.services.iter().find(|s| s.id == "api").unwrap();
     assert_eq!(api.state, fog_node::api::types::ServiceState::Failed);
     assert!(api.detail.contains("cannot listen"), "{}", api.detail);
+    runtime.block_on(node.shutdown());
+}
+
+#[test]
+fn two_nodes_connect_over_the_mesh_through_the_api() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    let a_stats = a.get("/api/p2p/stats");
+    assert_eq!(a_stats["peer_id"], a.get("/api/node")["peer_id"]);
+    let a_addr = a_stats["listen_addrs"][0].as_str().unwrap().to_owned();
+    assert!(a_addr.starts_with("/ip4/127.0.0.1/tcp/"), "{a_addr}");
+
+    let (status, _) = b.post("/api/p2p/connect", &serde_json::json!({ "addr": a_addr }).to_string());
+    assert_eq!(status, 204);
+    let b_id = b.get("/api/node")["peer_id"].clone();
+    a.wait_until("a sees b", |a| a.get("/api/p2p/peers").as_array().unwrap().iter().any(|p| p["peer_id"] == b_id));
+    let peer = a.get("/api/p2p/peers")[0].clone();
+    assert_eq!(peer["direction"], "inbound");
+    assert_eq!(b.get("/api/p2p/stats")["outbound"], 1);
+    let connected = a.get("/api/events/recent?topics=mesh");
+    assert!(connected
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "peer_connected" && e["data"]["peer_id"] == b_id));
+
+    let (status, _) = a.post("/api/p2p/disconnect", &serde_json::json!({ "peer": b_id }).to_string());
+    assert_eq!(status, 204);
+    a.wait_until("a drops b", |a| a.get("/api/p2p/peers").as_array().unwrap().is_empty());
+    a.wait_until("the departure is logged", |a| {
+        a.get("/api/events/recent?topics=mesh").as_array().unwrap().iter().any(|e| e["kind"] == "peer_disconnected")
+    });
+}
+
+#[test]
+fn mesh_input_errors_are_400s() {
+    let node = TestNode::start();
+    for (path, body) in [
+        ("/api/p2p/connect", r#"{"addr": "127.0.0.1:7421"}"#),
+        ("/api/p2p/connect", r#"{"addr": ""}"#),
+        ("/api/p2p/connect", r#"{"address": "/ip4/127.0.0.1/tcp/1"}"#),
+        ("/api/p2p/disconnect", r#"{"peer": "nobody"}"#),
+        ("/api/p2p/disconnect", r#"{"peer": "12D3KooWDjv8Xh389i5XJbr43a9CUWwd5pBNtiCYtGaEyZoAsds3"}"#),
+    ] {
+        let (status, body_out) = node.post(path, body);
+        assert_eq!((status, body_out["code"].as_str()), (400, Some("invalid_input")), "{path} {body}: {body_out}");
+    }
+}
+
+#[test]
+fn a_disabled_mesh_answers_503_and_keeps_health_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut config = config(dir.path());
+    config.mesh.enabled = false;
+    let node = runtime.block_on(Node::start(config)).unwrap();
+    let api = node.api();
+    let err = runtime.block_on(api.p2p_stats()).unwrap_err();
+    assert_eq!(err.code, "unavailable");
+    assert!(err.message.contains("disabled"), "{}", err.message);
+    let health = runtime.block_on(api.health()).unwrap();
+    assert_eq!(health.status, fog_node::api::types::HealthStatus::Ok, "{:?}", health.services);
     runtime.block_on(node.shutdown());
 }

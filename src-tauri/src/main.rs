@@ -6,7 +6,8 @@
 use std::process::ExitCode;
 
 use fog_node::api::types::{
-    ApiError, DashboardStats, Event, EventsQuery, Health, LogTail, LogsQuery, NodeInfo, Settings, SettingsUpdate,
+    ApiError, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, LogTail, LogsQuery,
+    MeshPeer, MeshStats, NodeInfo, Settings, SettingsUpdate,
 };
 use fog_node::{logging, Config, Node, NodeApi, Overrides};
 use tauri::{Emitter, Manager, RunEvent};
@@ -34,6 +35,10 @@ node_commands! {
     recent_events(query: EventsQuery) -> Vec<Event>;
     settings() -> Settings;
     update_settings(update: SettingsUpdate) -> Settings;
+    p2p_stats() -> MeshStats;
+    p2p_peers() -> Vec<MeshPeer>;
+    p2p_connect(request: ConnectRequest) -> ();
+    p2p_disconnect(request: DisconnectRequest) -> ();
 }
 
 fn main() -> ExitCode {
@@ -88,7 +93,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             logs,
             recent_events,
             settings,
-            update_settings
+            update_settings,
+            p2p_stats,
+            p2p_peers,
+            p2p_connect,
+            p2p_disconnect
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

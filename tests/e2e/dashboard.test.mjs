@@ -65,3 +65,31 @@ test('a wrong token leads to the login form, not a broken page', { timeout: 120_
     await node.stop();
   }
 });
+
+test('the Mesh page shows a peer connected through the API, live', { timeout: 120_000 }, async () => {
+  const a = await startNode();
+  const b = await startNode();
+  try {
+    await withBrowser(async (page) => {
+      await page.goto(`${a.url}/#token=${a.token}`);
+      await page.goto(`${a.url}/#/mesh`);
+      const stats = await callApi(a, '/api/p2p/stats');
+      await page.getByTestId('mesh-peer-id').filter({ hasText: stats.peer_id }).waitFor({ timeout: 30_000 });
+
+      const bInfo = await callApi(b, '/api/node');
+      await fetch(`${b.url}/api/p2p/connect`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${b.token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ addr: stats.listen_addrs[0] }),
+      });
+      const row = page.getByTestId('mesh-peer-row').first();
+      await row.waitFor({ timeout: 30_000 });
+      assert.match(await row.innerText(), /inbound/);
+      assert.equal(await row.getAttribute('data-peer-id'), bInfo.peer_id);
+      await page.screenshot({ path: `${artifacts}mesh.png`, fullPage: true });
+    });
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});

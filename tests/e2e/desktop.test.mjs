@@ -31,7 +31,7 @@ test('the desktop window renders the Overview with the real peer id', { timeout:
   const driverPort = await freePort();
   const driver = spawn('tauri-driver', ['--port', String(driverPort)], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, FOG_DATA_DIR: dataDir, FOG_API_ADDR: `127.0.0.1:${apiPort}` },
+    env: { ...process.env, FOG_DATA_DIR: dataDir, FOG_API_ADDR: `127.0.0.1:${apiPort}`, FOG_MESH_LISTEN: '/ip4/127.0.0.1/tcp/0' },
   });
   let browser;
   try {

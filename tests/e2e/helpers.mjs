@@ -32,7 +32,7 @@ export async function startNode() {
   const bin = process.env.FOG_BIN;
   if (!bin) throw new Error('FOG_BIN must point at the fog binary');
   const dataDir = freshDataDir();
-  const child = spawn(bin, ['node', '--data-dir', dataDir, '--api-addr', '127.0.0.1:0'], {
+  const child = spawn(bin, ['node', '--data-dir', dataDir, '--api-addr', '127.0.0.1:0', '--mesh-listen', '/ip4/127.0.0.1/tcp/0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FOG_LOG: 'info' },
   });

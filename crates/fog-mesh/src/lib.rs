@@ -44,6 +44,10 @@ pub enum MeshError {
     Publish { topic: String, reason: String },
     #[error("cannot subscribe to {topic}: {reason}")]
     Subscribe { topic: String, reason: String },
+    #[error("{0:?} is not a peer id such as 12D3KooW…")]
+    BadPeer(String),
+    #[error("not connected to {0}")]
+    NotConnected(String),
     #[error("cannot set up the transport: {0}")]
     Transport(String),
     #[error("the mesh has stopped")]
@@ -115,6 +119,7 @@ type Reply<T> = oneshot::Sender<Result<T, MeshError>>;
 
 enum Command {
     Dial(Multiaddr, Reply<()>),
+    Disconnect(PeerId, Reply<()>),
     Subscribe(gossipsub::IdentTopic, mpsc::Sender<GossipMessage>, Reply<()>),
     Publish(gossipsub::IdentTopic, Vec<u8>, Reply<()>),
     ListenAddrs(oneshot::Sender<Vec<String>>),
@@ -145,6 +150,9 @@ impl Mesh {
         let bootstrap = config.bootstrap.iter().map(|a| parse_addr(a)).collect::<Result<Vec<_>, _>>()?;
         let mut secret = ed25519_secret;
         let keypair = identity::Keypair::ed25519_from_bytes(&mut secret).map_err(|e| MeshError::Key(e.to_string()))?;
+        for addr in &listen {
+            ensure_port_free(addr)?;
+        }
         let mut swarm = build_swarm(keypair, config.idle_timeout)?;
         for addr in &listen {
             swarm
@@ -180,6 +188,12 @@ impl Mesh {
     pub async fn dial(&self, addr: &str) -> Result<(), MeshError> {
         let addr = parse_addr(addr)?;
         self.request(|tx| Command::Dial(addr, tx)).await
+    }
+
+    /// Closes every connection to a peer.
+    pub async fn disconnect(&self, peer: &str) -> Result<(), MeshError> {
+        let peer_id: PeerId = peer.parse().map_err(|_| MeshError::BadPeer(peer.into()))?;
+        self.request(|tx| Command::Disconnect(peer_id, tx)).await
     }
 
     /// Subscribes to a topic; messages from other nodes arrive on the returned receiver.
@@ -235,6 +249,24 @@ pub fn parse_addr(addr: &str) -> Result<Multiaddr, MeshError> {
         return Err(bad("it is empty".into()));
     }
     Ok(parsed)
+}
+
+/// libp2p's TCP listeners set SO_REUSEPORT, so a second node on the same port would bind without
+/// error and silently share inbound connections with the first. A plain bind first fails then.
+fn ensure_port_free(addr: &Multiaddr) -> Result<(), MeshError> {
+    use libp2p::multiaddr::Protocol;
+    let mut parts = addr.iter();
+    let ip: std::net::IpAddr = match parts.next() {
+        Some(Protocol::Ip4(ip)) => ip.into(),
+        Some(Protocol::Ip6(ip)) => ip.into(),
+        _ => return Ok(()),
+    };
+    match parts.next() {
+        Some(Protocol::Tcp(port)) if port != 0 => std::net::TcpListener::bind((ip, port))
+            .map(drop)
+            .map_err(|e| MeshError::Listen { addr: addr.to_string(), reason: e.to_string() }),
+        _ => Ok(()),
+    }
 }
 
 fn parse_topic(topic: &str) -> Result<gossipsub::IdentTopic, MeshError> {
@@ -341,6 +373,10 @@ impl SwarmTask {
                     .swarm
                     .dial(addr.clone())
                     .map_err(|e| MeshError::Dial { addr: addr.to_string(), reason: e.to_string() });
+                let _ = reply.send(result);
+            }
+            Command::Disconnect(peer, reply) => {
+                let result = self.swarm.disconnect_peer_id(peer).map_err(|_| MeshError::NotConnected(peer.to_base58()));
                 let _ = reply.send(result);
             }
             Command::Subscribe(topic, sender, reply) => {

@@ -68,6 +68,10 @@ async fn three_nodes_find_each_other_and_gossip() {
     let c_id = c.local_peer_id();
     c.stop().await;
     wait_for(&mut a_events, |e| matches!(e, PeerEvent::Disconnected { peer } if *peer == c_id)).await;
+
+    a.disconnect(&b_id).await.unwrap();
+    wait_for(&mut a_events, |e| matches!(e, PeerEvent::Disconnected { peer } if *peer == b_id)).await;
+    assert!(matches!(a.disconnect(&b_id).await, Err(MeshError::NotConnected(_))));
     a.stop().await;
     b.stop().await;
 }
@@ -77,9 +81,20 @@ async fn bad_input_is_a_typed_error() {
     let (a, _) = start(vec![]).await;
     assert!(matches!(a.dial("not-an-address").await, Err(MeshError::BadAddress { .. })));
     assert!(matches!(a.subscribe("bad topic").await, Err(MeshError::BadTopic(_))));
+    assert!(matches!(a.disconnect("nobody").await, Err(MeshError::BadPeer(_))));
     assert!(matches!(a.publish("fog/nobody", b"x".to_vec()).await, Err(MeshError::Publish { .. })));
     let bad_listen = MeshConfig { listen: vec!["/ip4/127.0.0.1/udp/0".into()], ..MeshConfig::default() };
     assert!(Mesh::start([7; 32], bad_listen).await.is_err());
     a.stop().await;
     assert!(matches!(a.peers().await, Err(MeshError::Stopped)));
+}
+
+#[tokio::test]
+async fn a_port_in_use_is_refused_not_shared() {
+    let (first, _) = start(vec![]).await;
+    let taken = first.listen_addrs().await.unwrap()[0].split("/p2p/").next().unwrap().to_owned();
+    let config = MeshConfig { listen: vec![taken.clone()], ..MeshConfig::default() };
+    let err = Mesh::start(*NodeIdentity::generate().ed25519_secret(), config).await.err();
+    assert!(matches!(err, Some(MeshError::Listen { .. })), "second mesh on {taken} must fail, got {err:?}");
+    first.stop().await;
 }

@@ -26,6 +26,11 @@ pub fn typescript() -> String {
         Settings::decl(),
         SettingsUpdate::decl(),
         ApiError::decl(),
+        PeerDirection::decl(),
+        MeshStats::decl(),
+        MeshPeer::decl(),
+        ConnectRequest::decl(),
+        DisconnectRequest::decl(),
     ];
     let mut out =
         String::from("// Generated from Rust by `UPDATE_BINDINGS=1 cargo test -p fog-node bindings` — do not edit.\n");

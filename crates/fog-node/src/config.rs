@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 /// Default address of the HTTP API.
 pub const DEFAULT_API_ADDR: &str = "127.0.0.1:7420";
+/// Default listen address of the mesh.
+pub const DEFAULT_MESH_LISTEN: &str = "/ip4/0.0.0.0/tcp/7421";
 /// Config file name inside the config directory.
 pub const CONFIG_FILE: &str = "fog.toml";
 
@@ -37,6 +39,7 @@ pub struct Config {
     /// Where the key, database, token and logs live.
     pub data_dir: PathBuf,
     pub api: ApiConfig,
+    pub mesh: MeshSettings,
     pub log: LogConfig,
     /// The file this configuration was read from, if any.
     #[serde(skip)]
@@ -53,6 +56,25 @@ pub struct ApiConfig {
     pub addr: SocketAddr,
     /// Allow a non-loopback listen address.
     pub allow_remote: bool,
+}
+
+/// The libp2p mesh between nodes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeshSettings {
+    /// Run the mesh at all.
+    pub enabled: bool,
+    /// Multiaddrs to listen on. The default takes every interface, so peers on the LAN can reach
+    /// this node; nothing is dialled or announced unless bootstrap peers are configured.
+    pub listen: Vec<String>,
+    /// Multiaddrs of peers to dial at start (none by default: no public bootstrap peers).
+    pub bootstrap: Vec<String>,
+}
+
+impl Default for MeshSettings {
+    fn default() -> Self {
+        Self { enabled: true, listen: vec![DEFAULT_MESH_LISTEN.into()], bootstrap: vec![] }
+    }
 }
 
 /// Logging.
@@ -80,6 +102,7 @@ impl Default for Config {
         Self {
             data_dir: default_data_dir().unwrap_or_default(),
             api: ApiConfig::default(),
+            mesh: MeshSettings::default(),
             log: LogConfig::default(),
             config_file: None,
         }
@@ -94,6 +117,8 @@ pub struct Overrides {
     pub api_addr: Option<SocketAddr>,
     pub allow_remote_api: bool,
     pub log_level: Option<String>,
+    pub mesh_listen: Option<Vec<String>>,
+    pub mesh_bootstrap: Option<Vec<String>>,
 }
 
 fn project_dirs() -> Option<directories::ProjectDirs> {
@@ -137,6 +162,15 @@ impl Config {
         if let Some(level) = env("FOG_LOG") {
             config.log.level = level;
         }
+        if let Some(listen) = env("FOG_MESH_LISTEN") {
+            config.mesh.listen = split_list(&listen);
+        }
+        if let Some(bootstrap) = env("FOG_MESH_BOOTSTRAP") {
+            config.mesh.bootstrap = split_list(&bootstrap);
+        }
+        if let Some(flag) = env("FOG_MESH") {
+            config.mesh.enabled = parse_bool("FOG_MESH", &flag)?;
+        }
         if let Some(flag) = env("FOG_ALLOW_REMOTE_API") {
             config.api.allow_remote = parse_bool("FOG_ALLOW_REMOTE_API", &flag)?;
         }
@@ -148,6 +182,12 @@ impl Config {
         }
         if let Some(level) = &overrides.log_level {
             config.log.level = level.clone();
+        }
+        if let Some(listen) = &overrides.mesh_listen {
+            config.mesh.listen = listen.clone();
+        }
+        if let Some(bootstrap) = &overrides.mesh_bootstrap {
+            config.mesh.bootstrap = bootstrap.clone();
         }
         config.api.allow_remote |= overrides.allow_remote_api;
         config.validate()?;
@@ -171,6 +211,13 @@ impl Config {
         if self.api.enabled && !self.api.addr.ip().is_loopback() && !self.api.allow_remote {
             return Err(ConfigError::RemoteApiNotAllowed { addr: self.api.addr });
         }
+        for addr in self.mesh.listen.iter().chain(&self.mesh.bootstrap) {
+            fog_mesh::parse_addr(addr).map_err(|_| ConfigError::BadValue {
+                name: "mesh address".into(),
+                value: addr.clone(),
+                what: "multiaddr such as /ip4/127.0.0.1/tcp/7421",
+            })?;
+        }
         crate::logging::parse_filter(&self.log.level).map_err(|_| ConfigError::BadValue {
             name: "log level".into(),
             value: self.log.level.clone(),
@@ -178,6 +225,11 @@ impl Config {
         })?;
         Ok(())
     }
+}
+
+/// Splits a comma-separated list, dropping empty entries.
+fn split_list(value: &str) -> Vec<String> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
 fn parse_env<T: std::str::FromStr>(name: &str, value: &str, what: &'static str) -> Result<T, ConfigError> {
@@ -254,6 +306,18 @@ mod tests {
         assert!(matches!(err, ConfigError::BadValue { .. }));
         let missing = Overrides { config_file: Some(dir.path().join("missing.toml")), ..Default::default() };
         assert!(matches!(Config::load_with(&missing, env(&[]), None), Err(ConfigError::Read { .. })));
+    }
+
+    #[test]
+    fn mesh_addresses_come_from_env_and_are_validated() {
+        let base = Overrides { data_dir: Some("/d".into()), ..Default::default() };
+        let c =
+            Config::load_with(&base, env(&[("FOG_MESH_LISTEN", "/ip4/127.0.0.1/tcp/0, /ip4/127.0.0.1/tcp/1")]), None)
+                .unwrap();
+        assert_eq!(c.mesh.listen, vec!["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/1"]);
+        assert_eq!(c.mesh.bootstrap, Vec::<String>::new());
+        let err = Config::load_with(&base, env(&[("FOG_MESH_BOOTSTRAP", "127.0.0.1:7421")]), None).unwrap_err();
+        assert!(err.to_string().contains("127.0.0.1:7421"), "{err}");
     }
 
     #[test]

@@ -77,6 +77,19 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<fog_mesh::MeshError> for ApiError {
+    fn from(e: fog_mesh::MeshError) -> Self {
+        use fog_mesh::MeshError::*;
+        match e {
+            BadAddress { .. } | BadPeer(_) | BadTopic(_) | NotConnected(_) | Dial { .. } => {
+                Self::invalid_input(e.to_string())
+            }
+            Stopped => Self::new(code::UNAVAILABLE, e.to_string()),
+            _ => Self::new(code::INTERNAL, e.to_string()),
+        }
+    }
+}
+
 impl From<IdentityError> for ApiError {
     fn from(e: IdentityError) -> Self {
         Self::new(code::IDENTITY, e.to_string())

@@ -6,15 +6,15 @@ use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use rust_embed::Embed;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::OpenApi;
 
 use crate::api::types::{
-    DashboardStats, Event, EventsQuery, Health, HealthStatus, LogTail, LogsQuery, NodeInfo, ProcessStats,
-    ServiceHealth, ServiceState, Settings, SettingsUpdate,
+    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, LogTail, LogsQuery,
+    MeshPeer, MeshStats, NodeInfo, PeerDirection, ProcessStats, ServiceHealth, ServiceState, Settings, SettingsUpdate,
 };
 use crate::api::{event_matches, parse_topics, NodeApi};
 use crate::error::{code, ApiError};
@@ -32,6 +32,10 @@ pub fn router(api: NodeApi) -> Router {
         .route("/api/events/recent", get(recent_events))
         .route("/api/logs", get(logs))
         .route("/api/settings", get(settings).put(update_settings))
+        .route("/api/p2p/stats", get(p2p_stats))
+        .route("/api/p2p/peers", get(p2p_peers))
+        .route("/api/p2p/connect", post(p2p_connect))
+        .route("/api/p2p/disconnect", post(p2p_disconnect))
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route("/api/{*rest}", any(api_not_found))
@@ -151,6 +155,32 @@ async fn update_settings(
     api.update_settings(update).await.map(Json)
 }
 
+#[utoipa::path(get, path = "/api/p2p/stats", responses((status = 200, body = MeshStats), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn p2p_stats(State(api): State<NodeApi>) -> Result<Json<MeshStats>, ApiError> {
+    api.p2p_stats().await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/p2p/peers", responses((status = 200, body = Vec<MeshPeer>), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn p2p_peers(State(api): State<NodeApi>) -> Result<Json<Vec<MeshPeer>>, ApiError> {
+    api.p2p_peers().await.map(Json)
+}
+
+#[utoipa::path(post, path = "/api/p2p/connect", request_body = ConnectRequest, responses((status = 204, description = "dialling"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn p2p_connect(
+    State(api): State<NodeApi>,
+    ApiJson(request): ApiJson<ConnectRequest>,
+) -> Result<StatusCode, ApiError> {
+    api.p2p_connect(request).await.map(|_| StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/p2p/disconnect", request_body = DisconnectRequest, responses((status = 204, description = "disconnected"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn p2p_disconnect(
+    State(api): State<NodeApi>,
+    ApiJson(request): ApiJson<DisconnectRequest>,
+) -> Result<StatusCode, ApiError> {
+    api.p2p_disconnect(request).await.map(|_| StatusCode::NO_CONTENT)
+}
+
 /// Query of the event WebSocket.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -236,8 +266,8 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Fog Compute node API", description = "Every /api route and /metrics need `Authorization: Bearer <token>`; errors are `{code, message}`."),
-    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings),
-    components(schemas(ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate)),
+    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings, p2p_stats, p2p_peers, p2p_connect, p2p_disconnect),
+    components(schemas(ConnectRequest, DisconnectRequest, MeshPeer, MeshStats, PeerDirection, ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use fog_identity::NodeIdentity;
+use fog_mesh::{Mesh, MeshConfig, PeerEvent};
 use fog_store::{EventLog, Migration, Store};
 use fs4::fs_std::FileExt;
 use tokio::sync::watch;
@@ -45,6 +46,8 @@ pub(crate) struct NodeState {
     pub started: Instant,
     pub started_at_ms: i64,
     pub api_addr: RwLock<Option<SocketAddr>>,
+    /// The mesh, when it runs.
+    pub mesh: Option<Mesh>,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -73,6 +76,7 @@ impl Node {
         let bus = EventBus::start(store.clone(), metrics.clone());
         let services = ServiceRegistry::new(bus.clone());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let mesh = start_mesh(&config, &identity).await;
 
         let state = Arc::new(NodeState {
             config,
@@ -85,6 +89,7 @@ impl Node {
             started: Instant::now(),
             started_at_ms: fog_store::now_ms(),
             api_addr: RwLock::new(None),
+            mesh: mesh.as_ref().ok().cloned().flatten(),
             shutdown: shutdown_rx,
         });
         let how = if created { "created at" } else { "loaded from" };
@@ -96,6 +101,16 @@ impl Node {
         );
         state.services.set("store", "Database", ServiceState::Running, describe_store(&state.store));
         state.services.set("events", "Event log", ServiceState::Running, "storing and streaming node events");
+        match mesh {
+            Ok(Some(mesh)) => {
+                let addrs = mesh.listen_addrs().await.unwrap_or_default();
+                let detail = format!("listening on {}", addrs.join(", "));
+                state.services.set("mesh", "Mesh", ServiceState::Running, detail);
+                tokio::spawn(forward_peer_events(mesh.peer_events(), state.bus.clone()));
+            }
+            Ok(None) => state.services.set("mesh", "Mesh", ServiceState::Stopped, "disabled in the configuration"),
+            Err(e) => state.services.set("mesh", "Mesh", ServiceState::Failed, e.to_string()),
+        }
 
         let api = NodeApi::new(state.clone());
         let http = if state.config.api.enabled { start_http(&state, &api).await } else { None };
@@ -128,6 +143,10 @@ impl Node {
         let state = self.api.state();
         state.bus.publish("node", "stopping", serde_json::json!({}));
         let _ = self.shutdown.send(true);
+        if let Some(mesh) = &state.mesh {
+            mesh.stop().await;
+            state.services.set("mesh", "Mesh", ServiceState::Stopped, "node shut down");
+        }
         if let Some(http) = self.http.take() {
             if tokio::time::timeout(HTTP_DRAIN, http).await.is_err() {
                 tracing::warn!("HTTP connections did not close within {HTTP_DRAIN:?}; dropped");
@@ -160,6 +179,42 @@ async fn start_http(state: &Arc<NodeState>, api: &NodeApi) -> Option<JoinHandle<
         Err(e) => {
             state.services.set("api", "HTTP API", ServiceState::Failed, format!("cannot listen on {addr}: {e}"));
             None
+        }
+    }
+}
+
+async fn start_mesh(config: &Config, identity: &NodeIdentity) -> Result<Option<Mesh>, fog_mesh::MeshError> {
+    if !config.mesh.enabled {
+        return Ok(None);
+    }
+    let mesh_config = MeshConfig {
+        listen: config.mesh.listen.clone(),
+        bootstrap: config.mesh.bootstrap.clone(),
+        ..MeshConfig::default()
+    };
+    Mesh::start(*identity.ed25519_secret(), mesh_config).await.map(Some)
+}
+
+/// Puts peer arrivals and departures on the bus; latency samples stay in the peer list.
+async fn forward_peer_events(mut events: tokio::sync::broadcast::Receiver<PeerEvent>, bus: EventBus) {
+    loop {
+        match events.recv().await {
+            Ok(PeerEvent::Connected { peer, address, outbound }) => {
+                let direction = if outbound { "outbound" } else { "inbound" };
+                bus.publish(
+                    "mesh",
+                    "peer_connected",
+                    serde_json::json!({ "peer_id": peer, "address": address, "direction": direction }),
+                );
+            }
+            Ok(PeerEvent::Disconnected { peer }) => {
+                bus.publish("mesh", "peer_disconnected", serde_json::json!({ "peer_id": peer }));
+            }
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!("{missed} mesh peer events were not recorded");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
     }
 }

@@ -7,7 +7,6 @@ use crate::events::EventBus;
 
 /// Services of the product that this build does not contain yet, as (id, name).
 pub const NOT_BUILT: &[(&str, &str)] = &[
-    ("mesh", "Mesh"),
     ("betanet", "Betanet"),
     ("privacy", "Privacy"),
     ("scheduler", "Scheduler"),

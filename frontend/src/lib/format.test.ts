@@ -5,6 +5,7 @@ import {
   formatCount,
   formatDateTime,
   formatDuration,
+  formatLatency,
   formatPercent,
   formatRate,
   formatTime,
@@ -87,5 +88,19 @@ describe("compactJson", () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(compactJson(cyclic)).toBe("[object Object]");
+  });
+});
+
+describe("formatLatency", () => {
+  it("shows milliseconds with one decimal", () => {
+    expect(formatLatency(0)).toBe("0.0 ms");
+    expect(formatLatency(1.25)).toBe("1.3 ms");
+    expect(formatLatency(12.34)).toBe("12.3 ms");
+    expect(formatLatency(1500)).toBe("1500.0 ms");
+  });
+
+  it("shows a dash before the first ping", () => {
+    expect(formatLatency(null)).toBe("—");
+    expect(formatLatency(Number.NaN)).toBe("—");
   });
 });

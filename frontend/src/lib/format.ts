@@ -30,6 +30,12 @@ export function formatDuration(totalSeconds: number): string {
   return `${seconds}s`;
 }
 
+/** A round-trip time such as "12.3 ms"; "—" while there is none yet (null). */
+export function formatLatency(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms)) return "—";
+  return `${ms.toFixed(1)} ms`;
+}
+
 /** "12.3 %"; values above 100 are legitimate for a process using several cores. */
 export function formatPercent(value: number, digits = 1): string {
   return `${value.toFixed(digits)} %`;

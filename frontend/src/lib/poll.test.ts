@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { poll } from "./poll";
+import { coalesce, poll } from "./poll";
 
 describe("poll", () => {
   beforeEach(() => {
@@ -39,5 +39,37 @@ describe("poll", () => {
     await vi.advanceTimersByTimeAsync(2000);
     expect(task).toHaveBeenCalledTimes(3);
     stop();
+  });
+});
+
+describe("coalesce", () => {
+  // Lets every pending promise callback run.
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+  it("folds triggers during a run into one more run", async () => {
+    const finishes: (() => void)[] = [];
+    const task = vi.fn(() => new Promise<void>((resolve) => finishes.push(resolve)));
+    const trigger = coalesce(task);
+    trigger();
+    trigger();
+    trigger();
+    expect(task).toHaveBeenCalledTimes(1);
+    finishes[0]?.();
+    await settle();
+    expect(task).toHaveBeenCalledTimes(2);
+    finishes[1]?.();
+    await settle();
+    expect(task).toHaveBeenCalledTimes(2);
+    trigger();
+    expect(task).toHaveBeenCalledTimes(3);
+  });
+
+  it("keeps working after a failed run", async () => {
+    const task = vi.fn(() => Promise.reject(new Error("down")));
+    const trigger = coalesce(task);
+    trigger();
+    await settle();
+    trigger();
+    expect(task).toHaveBeenCalledTimes(2);
   });
 });

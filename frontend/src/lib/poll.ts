@@ -21,3 +21,31 @@ export function poll(task: () => Promise<unknown>, intervalMs: number): () => vo
     clearTimeout(timer);
   };
 }
+
+/**
+ * Wraps `task` so that calls made while it runs fold into a single further run
+ * once it finishes: a burst of triggers costs at most two runs, and the last
+ * trigger is always followed by a run that started after it.
+ */
+export function coalesce(task: () => Promise<unknown>): () => void {
+  let running = false;
+  let again = false;
+
+  const run = async () => {
+    running = true;
+    do {
+      again = false;
+      try {
+        await task();
+      } catch {
+        // As with poll, the task reports its own failures.
+      }
+    } while (again);
+    running = false;
+  };
+
+  return () => {
+    if (running) again = true;
+    else void run();
+  };
+}

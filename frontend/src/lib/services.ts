@@ -18,7 +18,10 @@ export function badgeTone(state: ServiceState | HealthStatus): BadgeTone {
   return TONES[state];
 }
 
-/** A page that belongs to one service the node reports in `health()`. */
+/**
+ * A page that belongs to one service the node reports in `health()`, for services
+ * the dashboard has no dedicated page for yet (Mesh has its own).
+ */
 export type ServicePageInfo = {
   serviceId: string;
   name: string;
@@ -51,11 +54,6 @@ export const SERVICE_PAGES: Partial<Record<RouteId, ServicePageInfo>> = {
     serviceId: "tokens",
     name: "Tokens",
     willShow: "token balances, rewards earned and recent transactions",
-  },
-  mesh: {
-    serviceId: "mesh",
-    name: "Mesh",
-    willShow: "mesh peers, the links between them and the routing state",
   },
   bitchat: {
     serviceId: "bitchat",

@@ -13,8 +13,8 @@ use crate::error::ApiError;
 use crate::logging;
 use crate::node::NodeState;
 use types::{
-    DashboardStats, Event, EventsQuery, Health, HealthStatus, LogTail, LogsQuery, NodeInfo, ServiceState, Settings,
-    SettingsUpdate,
+    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, LogTail, LogsQuery,
+    MeshPeer, MeshStats, NodeInfo, PeerDirection, ServiceState, Settings, SettingsUpdate,
 };
 
 /// Default and largest number of events returned at once.
@@ -71,10 +71,10 @@ impl NodeApi {
     /// Health of every service.
     pub async fn health(&self) -> Result<Health, ApiError> {
         let services = self.state.services.snapshot();
-        let all_running =
-            services.iter().all(|s| matches!(s.state, ServiceState::Running | ServiceState::NotAvailable));
+        // A service stopped on purpose (disabled in the config) is not a fault.
+        let faulty = services.iter().any(|s| matches!(s.state, ServiceState::Failed | ServiceState::Starting));
         Ok(Health {
-            status: if all_running { HealthStatus::Ok } else { HealthStatus::Degraded },
+            status: if faulty { HealthStatus::Degraded } else { HealthStatus::Ok },
             services,
             checked_at_ms: fog_store::now_ms(),
         })
@@ -185,6 +185,63 @@ impl NodeApi {
             self.state.bus.publish("settings", "changed", serde_json::json!({ "log_level": level }));
         }
         self.settings().await
+    }
+}
+
+impl NodeApi {
+    fn mesh(&self) -> Result<&fog_mesh::Mesh, ApiError> {
+        self.state.mesh.as_ref().ok_or_else(|| {
+            let detail = self
+                .state
+                .services
+                .snapshot()
+                .into_iter()
+                .find(|s| s.id == "mesh")
+                .map(|s| s.detail)
+                .unwrap_or_default();
+            ApiError::new(crate::error::code::UNAVAILABLE, format!("the mesh is not running: {detail}"))
+        })
+    }
+
+    /// This node's place in the mesh.
+    pub async fn p2p_stats(&self) -> Result<MeshStats, ApiError> {
+        let mesh = self.mesh()?;
+        let peers = mesh.peers().await?;
+        let outbound = peers.iter().filter(|p| p.outbound).count() as u32;
+        Ok(MeshStats {
+            peer_id: mesh.local_peer_id(),
+            listen_addrs: mesh.listen_addrs().await?,
+            connected_peers: peers.len() as u32,
+            inbound: peers.len() as u32 - outbound,
+            outbound,
+            bootstrap: self.state.config.mesh.bootstrap.clone(),
+        })
+    }
+
+    /// The connected peers.
+    pub async fn p2p_peers(&self) -> Result<Vec<MeshPeer>, ApiError> {
+        let peers = self.mesh()?.peers().await?;
+        Ok(peers
+            .into_iter()
+            .map(|p| MeshPeer {
+                peer_id: p.peer,
+                address: p.address,
+                direction: if p.outbound { PeerDirection::Outbound } else { PeerDirection::Inbound },
+                latency_ms: p.latency.map(|d| d.as_secs_f64() * 1000.0),
+                connected_since_ms: p.connected_since_ms,
+                protocols: p.protocols,
+            })
+            .collect())
+    }
+
+    /// Dials a peer; the connection shows up as a `mesh.peer_connected` event.
+    pub async fn p2p_connect(&self, request: ConnectRequest) -> Result<(), ApiError> {
+        self.mesh()?.dial(request.addr.trim()).await.map_err(Into::into)
+    }
+
+    /// Closes every connection to a peer.
+    pub async fn p2p_disconnect(&self, request: DisconnectRequest) -> Result<(), ApiError> {
+        self.mesh()?.disconnect(request.peer.trim()).await.map_err(Into::into)
     }
 }
 

@@ -67,9 +67,9 @@ pub struct ServiceHealth {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthStatus {
-    /// Every built service is running.
+    /// No service has failed or is still starting.
     Ok,
-    /// Some built service is starting, stopped or failed.
+    /// Some service has failed or is still starting.
     Degraded,
 }
 
@@ -192,4 +192,58 @@ pub struct ApiError {
     pub code: String,
     /// Message for people.
     pub message: String,
+}
+
+/// Direction of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerDirection {
+    /// This node dialled.
+    Outbound,
+    /// The peer dialled.
+    Inbound,
+}
+
+/// This node's place in the mesh.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct MeshStats {
+    pub peer_id: String,
+    /// Multiaddrs the node listens on, each ending in `/p2p/<peer id>`.
+    pub listen_addrs: Vec<String>,
+    pub connected_peers: u32,
+    pub inbound: u32,
+    pub outbound: u32,
+    /// Bootstrap addresses from the configuration.
+    pub bootstrap: Vec<String>,
+}
+
+/// A connected peer.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct MeshPeer {
+    pub peer_id: String,
+    /// Remote multiaddr of the connection.
+    pub address: String,
+    pub direction: PeerDirection,
+    /// Last ping round trip, milliseconds; null until the first ping.
+    pub latency_ms: Option<f64>,
+    #[ts(type = "number")]
+    pub connected_since_ms: i64,
+    /// Protocols the peer announced.
+    pub protocols: Vec<String>,
+}
+
+/// Dial a peer.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectRequest {
+    /// Multiaddr, e.g. `/ip4/127.0.0.1/tcp/7421/p2p/12D3KooW…`.
+    pub addr: String,
+}
+
+/// Close every connection to a peer.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisconnectRequest {
+    /// Peer id.
+    pub peer: String,
 }

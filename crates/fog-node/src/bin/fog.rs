@@ -48,6 +48,12 @@ struct NodeArgs {
     /// Log filter, e.g. `info` or `info,fog_node=debug`. Env: FOG_LOG.
     #[arg(long, value_name = "FILTER")]
     log: Option<String>,
+    /// Mesh listen multiaddr (repeatable). Default: /ip4/0.0.0.0/tcp/7421. Env: FOG_MESH_LISTEN (comma-separated).
+    #[arg(long, value_name = "MULTIADDR")]
+    mesh_listen: Vec<String>,
+    /// Peer to dial at start (repeatable), e.g. /ip4/127.0.0.1/tcp/7421/p2p/12D3KooW…. Env: FOG_MESH_BOOTSTRAP.
+    #[arg(long, value_name = "MULTIADDR")]
+    bootstrap: Vec<String>,
 }
 
 #[derive(Args)]
@@ -84,8 +90,14 @@ fn overrides(args: &ConfigArgs) -> Overrides {
 }
 
 fn run_node(args: NodeArgs) -> anyhow::Result<()> {
-    let overrides =
-        Overrides { allow_remote_api: args.allow_remote_api, log_level: args.log.clone(), ..overrides(&args.config) };
+    let non_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    let overrides = Overrides {
+        allow_remote_api: args.allow_remote_api,
+        log_level: args.log.clone(),
+        mesh_listen: non_empty(&args.mesh_listen),
+        mesh_bootstrap: non_empty(&args.bootstrap),
+        ..overrides(&args.config)
+    };
     let config = Config::load(&overrides)?;
     let _log_guard = logging::init(&config.log.level, &config.data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

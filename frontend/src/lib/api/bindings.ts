@@ -157,3 +157,36 @@ code: string,
  * Message for people.
  */
 message: string, };
+export type PeerDirection = "outbound" | "inbound";
+export type MeshStats = { peer_id: string, 
+/**
+ * Multiaddrs the node listens on, each ending in `/p2p/<peer id>`.
+ */
+listen_addrs: Array<string>, connected_peers: number, inbound: number, outbound: number, 
+/**
+ * Bootstrap addresses from the configuration.
+ */
+bootstrap: Array<string>, };
+export type MeshPeer = { peer_id: string, 
+/**
+ * Remote multiaddr of the connection.
+ */
+address: string, direction: PeerDirection, 
+/**
+ * Last ping round trip, milliseconds; null until the first ping.
+ */
+latency_ms: number | null, connected_since_ms: number, 
+/**
+ * Protocols the peer announced.
+ */
+protocols: Array<string>, };
+export type ConnectRequest = { 
+/**
+ * Multiaddr, e.g. `/ip4/127.0.0.1/tcp/7421/p2p/12D3KooW…`.
+ */
+addr: string, };
+export type DisconnectRequest = { 
+/**
+ * Peer id.
+ */
+peer: string, };

@@ -20,6 +20,10 @@ class FakeTransport implements Transport {
   recentEvents = vi.fn(() => this.#answer([] as Event[]));
   settings = vi.fn(() => this.#answer({} as never));
   updateSettings = vi.fn(() => this.#answer({} as never));
+  meshStats = vi.fn(() => this.#answer({} as never));
+  meshPeers = vi.fn(() => this.#answer([]));
+  meshConnect = vi.fn(() => this.#answer(undefined));
+  meshDisconnect = vi.fn(() => this.#answer(undefined));
 
   stream(onEvent: EventListener, onStatus: StatusListener) {
     const entry = { onEvent, onStatus, stopped: false };
@@ -45,6 +49,17 @@ describe("FogClient", () => {
     const { client } = setup();
     await expect(client.health()).resolves.toMatchObject({ status: "ok" });
     await expect(client.logs({ lines: 100 })).resolves.toMatchObject({ empty_reason: "none" });
+  });
+
+  it("passes mesh requests to the transport", async () => {
+    const { client, transport } = setup();
+    await expect(client.meshPeers()).resolves.toEqual([]);
+    await expect(client.meshConnect({ addr: "/ip4/10.0.0.2/tcp/7421" })).resolves.toBeUndefined();
+    await expect(client.meshDisconnect({ peer: "12D3KooWpeer" })).resolves.toBeUndefined();
+    expect(transport.meshConnect).toHaveBeenCalledWith({ addr: "/ip4/10.0.0.2/tcp/7421" });
+    expect(transport.meshDisconnect).toHaveBeenCalledWith({ peer: "12D3KooWpeer" });
+    transport.failWith = { code: "unavailable", message: "the mesh is not running" };
+    await expect(client.meshStats()).rejects.toEqual({ code: "unavailable", message: "the mesh is not running" });
   });
 
   it("rejects with ApiError-shaped objects whatever the transport throws", async () => {

@@ -1,11 +1,15 @@
 import type {
   ApiError,
+  ConnectRequest,
   DashboardStats,
+  DisconnectRequest,
   Event,
   EventsQuery,
   Health,
   LogTail,
   LogsQuery,
+  MeshPeer,
+  MeshStats,
   NodeInfo,
   Settings,
   SettingsUpdate,
@@ -112,6 +116,24 @@ export class FogClient {
 
   updateSettings(update: SettingsUpdate): Promise<Settings> {
     return this.#call(() => this.#transport.updateSettings(update));
+  }
+
+  /** Rejects with code `unavailable` when the node's mesh service is not running. */
+  meshStats(): Promise<MeshStats> {
+    return this.#call(() => this.#transport.meshStats());
+  }
+
+  meshPeers(): Promise<MeshPeer[]> {
+    return this.#call(() => this.#transport.meshPeers());
+  }
+
+  /** Resolves once the node has started dialling; the peer appears with a `mesh.peer_connected` event. */
+  meshConnect(request: ConnectRequest): Promise<void> {
+    return this.#call(() => this.#transport.meshConnect(request));
+  }
+
+  meshDisconnect(request: DisconnectRequest): Promise<void> {
+    return this.#call(() => this.#transport.meshDisconnect(request));
   }
 
   /**

@@ -77,6 +77,54 @@ describe("HTTP requests", () => {
     });
   });
 
+  it("reads mesh stats and peers from the p2p routes", async () => {
+    const stats = {
+      peer_id: "12D3KooWself",
+      listen_addrs: ["/ip4/127.0.0.1/tcp/7421/p2p/12D3KooWself"],
+      connected_peers: 0,
+      inbound: 0,
+      outbound: 0,
+      bootstrap: [],
+    };
+    const { http, calls } = transport((call) => json(200, call.url.endsWith("/stats") ? stats : []));
+    await expect(http.meshStats()).resolves.toEqual(stats);
+    await expect(http.meshPeers()).resolves.toEqual([]);
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      "GET http://node.test/api/p2p/stats",
+      "GET http://node.test/api/p2p/peers",
+    ]);
+  });
+
+  it("posts connect and disconnect as JSON and accepts 204 No Content", async () => {
+    const { http, calls } = transport(() => new Response(null, { status: 204 }));
+    await expect(http.meshConnect({ addr: "/ip4/10.0.0.2/tcp/7421" })).resolves.toBeUndefined();
+    await expect(http.meshDisconnect({ peer: "12D3KooWpeer" })).resolves.toBeUndefined();
+    expect(calls.map((c) => `${c.init.method} ${c.url} ${String(c.init.body)}`)).toEqual([
+      'POST http://node.test/api/p2p/connect {"addr":"/ip4/10.0.0.2/tcp/7421"}',
+      'POST http://node.test/api/p2p/disconnect {"peer":"12D3KooWpeer"}',
+    ]);
+    for (const call of calls) {
+      expect(headerOf(call, "Content-Type")).toBe("application/json");
+      expect(headerOf(call, "Authorization")).toBe("Bearer tok");
+    }
+  });
+
+  it("maps the node's mesh errors", async () => {
+    const { http } = transport((call) =>
+      call.url.endsWith("/connect")
+        ? json(400, { code: "invalid_input", message: "\"nowhere\" is not a multiaddr" })
+        : json(503, { code: "unavailable", message: "the mesh is not running: disabled in the configuration" }),
+    );
+    await expect(http.meshConnect({ addr: "nowhere" })).rejects.toEqual({
+      code: "invalid_input",
+      message: '"nowhere" is not a multiaddr',
+    });
+    await expect(http.meshPeers()).rejects.toEqual({
+      code: "unavailable",
+      message: "the mesh is not running: disabled in the configuration",
+    });
+  });
+
   it("maps a network failure to unreachable", async () => {
     const { http } = transport(() => Promise.reject(new TypeError("Failed to fetch")));
     await expect(http.health()).rejects.toMatchObject({ code: "unreachable" });

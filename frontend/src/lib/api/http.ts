@@ -1,11 +1,15 @@
 import type {
   ApiError,
+  ConnectRequest,
   DashboardStats,
+  DisconnectRequest,
   Event,
   EventsQuery,
   Health,
   LogTail,
   LogsQuery,
+  MeshPeer,
+  MeshStats,
   NodeInfo,
   Settings,
   SettingsUpdate,
@@ -161,6 +165,22 @@ export class HttpTransport implements Transport {
     return this.#request("PUT", "/api/settings", update);
   }
 
+  meshStats(): Promise<MeshStats> {
+    return this.#request("GET", "/api/p2p/stats");
+  }
+
+  meshPeers(): Promise<MeshPeer[]> {
+    return this.#request("GET", "/api/p2p/peers");
+  }
+
+  meshConnect(request: ConnectRequest): Promise<void> {
+    return this.#command("/api/p2p/connect", request);
+  }
+
+  meshDisconnect(request: DisconnectRequest): Promise<void> {
+    return this.#command("/api/p2p/disconnect", request);
+  }
+
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe {
     let socket: EventSocket | null = null;
     let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -204,7 +224,29 @@ export class HttpTransport implements Transport {
     };
   }
 
+  /** A request whose answer is JSON. */
   async #request<T>(method: "GET" | "PUT", path: string, body?: unknown): Promise<T> {
+    const response = await this.#send(method, path, body);
+    const text = await response.text().catch(() => "");
+    const parsed = parseJson(text);
+    if (parsed === null && text.trim() !== "null") {
+      throw {
+        code: "bad_response",
+        message: `${this.#baseUrl}${path} did not answer with JSON; is this the node's API?`,
+      } satisfies ApiError;
+    }
+    return parsed as T;
+  }
+
+  /** A POST whose success carries no data (the node answers 204 No Content). */
+  async #command(path: string, body: unknown): Promise<void> {
+    const response = await this.#send("POST", path, body);
+    // Read to the end so the connection can be reused; a body on a 2xx answer is ignored.
+    await response.text().catch(() => "");
+  }
+
+  /** Sends one request with the token and returns a successful response; rejects with an `ApiError`. */
+  async #send(method: "GET" | "PUT" | "POST", path: string, body?: unknown): Promise<Response> {
     const token = this.#tokens.get();
     if (!token) {
       throw { code: "unauthorized", message: "No access token has been given yet." } satisfies ApiError;
@@ -228,15 +270,6 @@ export class HttpTransport implements Transport {
       throw errorFromNetworkFailure(cause, this.#baseUrl);
     }
     if (!response.ok) throw await errorFromResponse(response);
-
-    const text = await response.text().catch(() => "");
-    const parsed = parseJson(text);
-    if (parsed === null && text.trim() !== "null") {
-      throw {
-        code: "bad_response",
-        message: `${this.#baseUrl}${path} did not answer with JSON; is this the node's API?`,
-      } satisfies ApiError;
-    }
-    return parsed as T;
+    return response;
   }
 }

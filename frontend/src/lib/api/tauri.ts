@@ -1,12 +1,16 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type {
+  ConnectRequest,
   DashboardStats,
+  DisconnectRequest,
   Event,
   EventsQuery,
   Health,
   LogTail,
   LogsQuery,
+  MeshPeer,
+  MeshStats,
   NodeInfo,
   Settings,
   SettingsUpdate,
@@ -46,6 +50,23 @@ export class TauriTransport implements Transport {
 
   updateSettings(update: SettingsUpdate): Promise<Settings> {
     return invoke("update_settings", { update });
+  }
+
+  meshStats(): Promise<MeshStats> {
+    return invoke("p2p_stats");
+  }
+
+  meshPeers(): Promise<MeshPeer[]> {
+    return invoke("p2p_peers");
+  }
+
+  // The commands resolve to null on success.
+  async meshConnect(request: ConnectRequest): Promise<void> {
+    await invoke<null>("p2p_connect", { request });
+  }
+
+  async meshDisconnect(request: DisconnectRequest): Promise<void> {
+    await invoke<null>("p2p_disconnect", { request });
   }
 
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe {

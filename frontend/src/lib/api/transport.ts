@@ -1,11 +1,15 @@
 import type {
   ApiError,
+  ConnectRequest,
   DashboardStats,
+  DisconnectRequest,
   Event,
   EventsQuery,
   Health,
   LogTail,
   LogsQuery,
+  MeshPeer,
+  MeshStats,
   NodeInfo,
   Settings,
   SettingsUpdate,
@@ -31,6 +35,11 @@ export interface Transport {
   recentEvents(query: EventsQuery): Promise<Event[]>;
   settings(): Promise<Settings>;
   updateSettings(update: SettingsUpdate): Promise<Settings>;
+  meshStats(): Promise<MeshStats>;
+  meshPeers(): Promise<MeshPeer[]>;
+  /** Starts dialling; the connection itself arrives later as a `mesh.peer_connected` event. */
+  meshConnect(request: ConnectRequest): Promise<void>;
+  meshDisconnect(request: DisconnectRequest): Promise<void>;
   /** Starts the live event stream; the returned function stops it. */
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe;
 }
