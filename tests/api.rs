@@ -384,3 +384,30 @@ fn a_disabled_mesh_answers_503_and_keeps_health_ok() {
     assert_eq!(health.status, fog_node::api::types::HealthStatus::Ok, "{:?}", health.services);
     runtime.block_on(node.shutdown());
 }
+
+#[test]
+fn the_fog_cli_talks_to_a_running_node() {
+    let node = TestNode::start();
+    let addr = node.base.trim_start_matches("http://").to_owned();
+    let fog = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fog"))
+            .args(args)
+            .args(["--data-dir", node.dir.path().to_str().unwrap(), "--api-addr", &addr])
+            .env_remove("FOG_CONFIG")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let peer_id = node.get("/api/node")["peer_id"].as_str().unwrap().to_owned();
+    let (ok, text) = fog(&["status"]);
+    assert!(ok && text.contains(&peer_id), "{text}");
+    let (ok, text) = fog(&["p2p", "status"]);
+    assert!(ok && text.contains("/ip4/127.0.0.1/tcp/"), "{text}");
+    let (ok, text) = fog(&["p2p", "peers"]);
+    assert!(ok && text.contains("no peers connected"), "{text}");
+    let (ok, text) = fog(&["p2p", "connect", "nonsense"]);
+    assert!(!ok && text.contains("not a valid multiaddr"), "{text}");
+}

@@ -91,6 +91,11 @@ pub enum PeerEvent {
         peer: String,
         topic: String,
     },
+    /// An outgoing connection could not be made.
+    DialFailed {
+        peer: Option<String>,
+        reason: String,
+    },
 }
 
 /// A message received on a gossip topic.
@@ -488,6 +493,8 @@ impl SwarmTask {
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 tracing::debug!(?peer_id, "dial failed: {error}");
+                let peer = peer_id.map(|p| p.to_base58());
+                let _ = self.peer_events.send(PeerEvent::DialFailed { peer, reason: error.to_string() });
             }
             _ => {}
         }

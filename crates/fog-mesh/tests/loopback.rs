@@ -82,6 +82,12 @@ async fn bad_input_is_a_typed_error() {
     assert!(matches!(a.dial("not-an-address").await, Err(MeshError::BadAddress { .. })));
     assert!(matches!(a.subscribe("bad topic").await, Err(MeshError::BadTopic(_))));
     assert!(matches!(a.disconnect("nobody").await, Err(MeshError::BadPeer(_))));
+    let mut events = a.peer_events();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    a.dial(&format!("/ip4/127.0.0.1/tcp/{closed_port}")).await.unwrap();
+    wait_for(&mut events, |e| matches!(e, PeerEvent::DialFailed { .. })).await;
     assert!(matches!(a.publish("fog/nobody", b"x".to_vec()).await, Err(MeshError::Publish { .. })));
     let bad_listen = MeshConfig { listen: vec!["/ip4/127.0.0.1/udp/0".into()], ..MeshConfig::default() };
     assert!(Mesh::start([7; 32], bad_listen).await.is_err());

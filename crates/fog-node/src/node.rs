@@ -210,6 +210,9 @@ async fn forward_peer_events(mut events: tokio::sync::broadcast::Receiver<PeerEv
             Ok(PeerEvent::Disconnected { peer }) => {
                 bus.publish("mesh", "peer_disconnected", serde_json::json!({ "peer_id": peer }));
             }
+            Ok(PeerEvent::DialFailed { peer, reason }) => {
+                bus.publish("mesh", "dial_failed", serde_json::json!({ "peer_id": peer, "reason": reason }));
+            }
             Ok(_) => {}
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!("{missed} mesh peer events were not recorded");

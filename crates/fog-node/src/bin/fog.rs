@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use fog_node::api::types::{ApiError, Health, NodeInfo, ServiceState};
+use fog_node::api::types::{ApiError, Health, MeshPeer, MeshStats, NodeInfo, ServiceState};
 use fog_node::{logging, Config, Node, Overrides};
 
 #[derive(Parser)]
@@ -22,19 +22,41 @@ enum Command {
     Node(NodeArgs),
     /// Show the identity and service health of a running node.
     Status(StatusArgs),
+    /// The mesh of a running node: its addresses and peers; connect or disconnect peers.
+    P2p(P2pArgs),
+}
+
+#[derive(Args)]
+struct P2pArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: P2pCommand,
+}
+
+#[derive(Subcommand)]
+enum P2pCommand {
+    /// Peer id, listen addresses and peer counts.
+    Status,
+    /// Connected peers with address, direction and ping latency.
+    Peers,
+    /// Dial a peer, e.g. `fog p2p connect /ip4/127.0.0.1/tcp/7421/p2p/12D3KooW…`.
+    Connect { addr: String },
+    /// Close every connection to a peer.
+    Disconnect { peer: String },
 }
 
 /// Where the configuration comes from; flags beat `FOG_*` variables, which beat the file.
 #[derive(Args, Clone)]
 struct ConfigArgs {
     /// Config file (TOML). Default: ~/.config/fog-compute/fog.toml when it exists.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Data directory: key, database, API token, logs. Default: ~/.local/share/fog-compute. Env: FOG_DATA_DIR.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// HTTP API listen address. Default: 127.0.0.1:7420. Env: FOG_API_ADDR.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, global = true, value_name = "ADDR")]
     api_addr: Option<SocketAddr>,
 }
 
@@ -70,6 +92,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Node(args) => run_node(args),
         Command::Status(args) => status(args),
+        Command::P2p(args) => p2p(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,32 +158,66 @@ async fn wait_for_stop_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn status(args: StatusArgs) -> anyhow::Result<()> {
-    let config = Config::load(&overrides(&args.config))?;
-    let token_path = config.data_dir.join(fog_node::token::TOKEN_FILE);
-    let token = std::fs::read_to_string(&token_path).map_err(|e| {
-        anyhow::anyhow!("cannot read the API token {}: {e} (has a node run with this data dir?)", token_path.display())
-    })?;
-    let base = format!("http://{}", config.api.addr);
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    let get = |path: &str| -> anyhow::Result<serde_json::Value> {
-        let mut response = agent
-            .get(format!("{base}{path}"))
-            .header("Authorization", format!("Bearer {}", token.trim()))
-            .call()
-            .map_err(|e| anyhow::anyhow!("no node answers at {base}: {e} (start one with `fog node`)"))?;
-        let ok = response.status().is_success();
+/// A client of a running node's HTTP API, found through the same config as `fog node`.
+struct NodeClient {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+impl NodeClient {
+    fn new(args: &ConfigArgs) -> anyhow::Result<Self> {
+        let config = Config::load(&overrides(args))?;
+        let token_path = config.data_dir.join(fog_node::token::TOKEN_FILE);
+        let token = std::fs::read_to_string(&token_path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the API token {}: {e} (has a node run with this data dir?)",
+                token_path.display()
+            )
+        })?;
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        Ok(Self { base: format!("http://{}", config.api.addr), token: token.trim().to_owned(), agent })
+    }
+
+    fn get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        let request =
+            self.agent.get(format!("{}{path}", self.base)).header("Authorization", format!("Bearer {}", self.token));
+        self.answer(request.call())
+    }
+
+    fn post(&self, path: &str, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let request =
+            self.agent.post(format!("{}{path}", self.base)).header("Authorization", format!("Bearer {}", self.token));
+        self.answer(request.send_json(body))
+    }
+
+    fn answer(
+        &self,
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let base = &self.base;
+        let mut response =
+            response.map_err(|e| anyhow::anyhow!("no node answers at {base}: {e} (start one with `fog node`)"))?;
+        let status = response.status();
+        if status == ureq::http::StatusCode::NO_CONTENT {
+            return Ok(serde_json::Value::Null);
+        }
         let body: serde_json::Value = response.body_mut().read_json()?;
-        if !ok {
+        if !status.is_success() {
             let err: ApiError = serde_json::from_value(body)?;
-            anyhow::bail!("{base}{path}: {}", err.message);
+            anyhow::bail!("{}", err.message);
         }
         Ok(body)
-    };
+    }
+}
+
+fn status(args: StatusArgs) -> anyhow::Result<()> {
+    let client = NodeClient::new(&args.config)?;
+    let get = |path: &str| client.get(path);
     let info = get("/api/node")?;
     let health = get("/api/health")?;
     if args.json {
@@ -185,6 +242,42 @@ fn status(args: StatusArgs) -> anyhow::Result<()> {
             ServiceState::NotAvailable => "n/a",
         };
         println!("  {:<18} {:<9} {}", s.name, state, s.detail);
+    }
+    Ok(())
+}
+
+fn p2p(args: P2pArgs) -> anyhow::Result<()> {
+    let client = NodeClient::new(&args.config)?;
+    match args.command {
+        P2pCommand::Status => {
+            let stats: MeshStats = serde_json::from_value(client.get("/api/p2p/stats")?)?;
+            println!("peer id    {}", stats.peer_id);
+            for addr in &stats.listen_addrs {
+                println!("listening  {addr}");
+            }
+            println!("peers      {} ({} inbound, {} outbound)", stats.connected_peers, stats.inbound, stats.outbound);
+            let bootstrap = if stats.bootstrap.is_empty() { "none".to_owned() } else { stats.bootstrap.join(", ") };
+            println!("bootstrap  {bootstrap}");
+        }
+        P2pCommand::Peers => {
+            let peers: Vec<MeshPeer> = serde_json::from_value(client.get("/api/p2p/peers")?)?;
+            if peers.is_empty() {
+                println!("no peers connected");
+            }
+            for p in peers {
+                let latency = p.latency_ms.map(|ms| format!("{ms:.1} ms")).unwrap_or_else(|| "—".into());
+                let direction = serde_json::to_value(p.direction)?;
+                println!("{}  {:<8} {:>9}  {}", p.peer_id, direction.as_str().unwrap_or_default(), latency, p.address);
+            }
+        }
+        P2pCommand::Connect { addr } => {
+            client.post("/api/p2p/connect", serde_json::json!({ "addr": addr }))?;
+            println!("dialling {addr}; `fog p2p peers` shows it once connected");
+        }
+        P2pCommand::Disconnect { peer } => {
+            client.post("/api/p2p/disconnect", serde_json::json!({ "peer": peer }))?;
+            println!("disconnected {peer}");
+        }
     }
     Ok(())
 }
