@@ -215,6 +215,9 @@ fn stats_events_logs_settings_metrics_and_openapi_answer() {
         "fog_http_requests_total",
         "fog_process_resident_memory_bytes",
         "fog_service_up",
+        "fog_mesh_connected_peers",
+        "fog_mesh_peer_connections_total",
+        "fog_mesh_dials_failed_total",
     ] {
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
     }

@@ -59,15 +59,13 @@ pub enum MeshError {
 pub struct MeshConfig {
     /// Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/0`.
     pub listen: Vec<String>,
-    /// Multiaddrs of peers to dial at start.
-    pub bootstrap: Vec<String>,
     /// How long a connection without open streams is kept.
     pub idle_timeout: Duration,
 }
 
 impl Default for MeshConfig {
     fn default() -> Self {
-        Self { listen: vec!["/ip4/127.0.0.1/tcp/0".into()], bootstrap: vec![], idle_timeout: Duration::from_secs(300) }
+        Self { listen: vec!["/ip4/127.0.0.1/tcp/0".into()], idle_timeout: Duration::from_secs(300) }
     }
 }
 
@@ -150,9 +148,10 @@ pub struct Mesh {
 
 impl Mesh {
     /// Starts the swarm with the node's ed25519 secret; returns once every listener is bound.
+    /// It dials nobody: subscribe to [`Mesh::peer_events`] first, then [`Mesh::dial`] bootstrap peers,
+    /// so no connection or failure goes unseen.
     pub async fn start(ed25519_secret: [u8; 32], config: MeshConfig) -> Result<Self, MeshError> {
         let listen = config.listen.iter().map(|a| parse_addr(a)).collect::<Result<Vec<_>, _>>()?;
-        let bootstrap = config.bootstrap.iter().map(|a| parse_addr(a)).collect::<Result<Vec<_>, _>>()?;
         let mut secret = ed25519_secret;
         let keypair = identity::Keypair::ed25519_from_bytes(&mut secret).map_err(|e| MeshError::Key(e.to_string()))?;
         for addr in &listen {
@@ -165,11 +164,6 @@ impl Mesh {
                 .map_err(|e| MeshError::Listen { addr: addr.to_string(), reason: e.to_string() })?;
         }
         wait_for_listeners(&mut swarm, listen.len()).await?;
-        for addr in bootstrap {
-            if let Err(e) = swarm.dial(addr.clone()) {
-                tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
-            }
-        }
         let local_peer_id = *swarm.local_peer_id();
         let (commands, rx) = mpsc::channel(64);
         let (peer_events, _) = broadcast::channel(PEER_EVENTS_BUFFER);

@@ -12,8 +12,10 @@ const WAIT: Duration = Duration::from_secs(30);
 
 async fn start(bootstrap: Vec<String>) -> (Mesh, NodeIdentity) {
     let identity = NodeIdentity::generate();
-    let config = MeshConfig { bootstrap, ..MeshConfig::default() };
-    let mesh = Mesh::start(*identity.ed25519_secret(), config).await.unwrap();
+    let mesh = Mesh::start(*identity.ed25519_secret(), MeshConfig::default()).await.unwrap();
+    for addr in bootstrap {
+        mesh.dial(&addr).await.unwrap();
+    }
     (mesh, identity)
 }
 

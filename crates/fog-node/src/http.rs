@@ -252,6 +252,10 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
         .filter(|s| s.state != ServiceState::NotAvailable)
         .map(|s| (s.id, s.state == ServiceState::Running))
         .collect();
+    let mesh_peers = match &state.mesh {
+        Some(mesh) => mesh.peers().await.ok().map(|p| p.len()),
+        None => None,
+    };
     let body = state.metrics.render(&crate::metrics::ScrapeSample {
         uptime_seconds: state.started.elapsed().as_secs_f64(),
         resident_memory_bytes: process.rss_bytes,
@@ -259,6 +263,7 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
         db_size_bytes: state.store.size_bytes(),
         event_subscribers: state.bus.subscriber_count(),
         services: &services,
+        mesh_peers,
     });
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }

@@ -45,6 +45,11 @@ pub struct Metrics {
     db_size_bytes: Gauge,
     event_subscribers: Gauge,
     service_up: Family<ServiceLabel, Gauge>,
+    mesh_peers: Gauge,
+    /// Mesh connections established with a new peer.
+    pub mesh_peer_connections: Counter,
+    /// Outgoing mesh connections that could not be made.
+    pub mesh_dials_failed: Counter,
 }
 
 /// Values read at scrape time.
@@ -55,6 +60,8 @@ pub struct ScrapeSample<'a> {
     pub db_size_bytes: u64,
     pub event_subscribers: usize,
     pub services: &'a [(String, bool)],
+    /// Connected mesh peers, when the mesh runs.
+    pub mesh_peers: Option<usize>,
 }
 
 impl Metrics {
@@ -76,6 +83,9 @@ impl Metrics {
             db_size_bytes: Gauge::default(),
             event_subscribers: Gauge::default(),
             service_up: Family::default(),
+            mesh_peers: Gauge::default(),
+            mesh_peer_connections: Counter::default(),
+            mesh_dials_failed: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("events", "Events published on the node's bus, by topic", m.events.clone());
@@ -91,6 +101,13 @@ impl Metrics {
         registry.register("db_size_bytes", "Size of the SQLite database and its WAL", m.db_size_bytes.clone());
         registry.register("event_subscribers", "Live event stream subscribers", m.event_subscribers.clone());
         registry.register("service_up", "1 when the service is running, 0 otherwise", m.service_up.clone());
+        registry.register("mesh_connected_peers", "Peers connected over the mesh", m.mesh_peers.clone());
+        registry.register(
+            "mesh_peer_connections",
+            "Mesh connections established with a new peer",
+            m.mesh_peer_connections.clone(),
+        );
+        registry.register("mesh_dials_failed", "Outgoing mesh connections that failed", m.mesh_dials_failed.clone());
         Self { registry, ..m }
     }
 
@@ -125,6 +142,7 @@ impl Metrics {
         }
         self.db_size_bytes.set(sample.db_size_bytes as i64);
         self.event_subscribers.set(sample.event_subscribers as i64);
+        self.mesh_peers.set(sample.mesh_peers.unwrap_or(0) as i64);
         for (service, up) in sample.services {
             self.service_up.get_or_create(&ServiceLabel { service: service.clone() }).set(i64::from(*up));
         }

@@ -106,7 +106,13 @@ impl Node {
                 let addrs = mesh.listen_addrs().await.unwrap_or_default();
                 let detail = format!("listening on {}", addrs.join(", "));
                 state.services.set("mesh", "Mesh", ServiceState::Running, detail);
-                tokio::spawn(forward_peer_events(mesh.peer_events(), state.bus.clone()));
+                tokio::spawn(forward_peer_events(mesh.peer_events(), state.bus.clone(), state.metrics.clone()));
+                // Dialled only now, so their connections and failures reach the bus.
+                for addr in &state.config.mesh.bootstrap {
+                    if let Err(e) = mesh.dial(addr).await {
+                        tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
+                    }
+                }
             }
             Ok(None) => state.services.set("mesh", "Mesh", ServiceState::Stopped, "disabled in the configuration"),
             Err(e) => state.services.set("mesh", "Mesh", ServiceState::Failed, e.to_string()),
@@ -187,19 +193,20 @@ async fn start_mesh(config: &Config, identity: &NodeIdentity) -> Result<Option<M
     if !config.mesh.enabled {
         return Ok(None);
     }
-    let mesh_config = MeshConfig {
-        listen: config.mesh.listen.clone(),
-        bootstrap: config.mesh.bootstrap.clone(),
-        ..MeshConfig::default()
-    };
+    let mesh_config = MeshConfig { listen: config.mesh.listen.clone(), ..MeshConfig::default() };
     Mesh::start(*identity.ed25519_secret(), mesh_config).await.map(Some)
 }
 
 /// Puts peer arrivals and departures on the bus; latency samples stay in the peer list.
-async fn forward_peer_events(mut events: tokio::sync::broadcast::Receiver<PeerEvent>, bus: EventBus) {
+async fn forward_peer_events(
+    mut events: tokio::sync::broadcast::Receiver<PeerEvent>,
+    bus: EventBus,
+    metrics: Arc<Metrics>,
+) {
     loop {
         match events.recv().await {
             Ok(PeerEvent::Connected { peer, address, outbound }) => {
+                metrics.mesh_peer_connections.inc();
                 let direction = if outbound { "outbound" } else { "inbound" };
                 bus.publish(
                     "mesh",
@@ -211,6 +218,7 @@ async fn forward_peer_events(mut events: tokio::sync::broadcast::Receiver<PeerEv
                 bus.publish("mesh", "peer_disconnected", serde_json::json!({ "peer_id": peer }));
             }
             Ok(PeerEvent::DialFailed { peer, reason }) => {
+                metrics.mesh_dials_failed.inc();
                 bus.publish("mesh", "dial_failed", serde_json::json!({ "peer_id": peer, "reason": reason }));
             }
             Ok(_) => {}
