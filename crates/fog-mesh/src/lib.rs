@@ -20,6 +20,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 /// Protocol version announced through Identify.
 pub const PROTOCOL_VERSION: &str = "/fog/1.0.0";
 const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/fog/kad/1.0.0");
+/// How often the DHT looks for peers again.
+const KAD_REFRESH: Duration = Duration::from_secs(30);
 /// Longest topic name accepted.
 const TOPIC_MAX_LEN: usize = 128;
 /// How long start-up waits for the listeners to be bound.
@@ -293,11 +295,11 @@ fn build_swarm(keypair: identity::Keypair, idle_timeout: Duration) -> Result<Swa
                 .build()?;
             let gossipsub =
                 gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)?;
-            let mut kad = kad::Behaviour::with_config(
-                peer_id,
-                kad::store::MemoryStore::new(peer_id),
-                kad::Config::new(KAD_PROTOCOL),
-            );
+            let mut kad_config = kad::Config::new(KAD_PROTOCOL);
+            // A peer that joined after our last lookup is found at the next one; the default
+            // (5 minutes) leaves a small mesh split for too long.
+            kad_config.set_periodic_bootstrap_interval(Some(KAD_REFRESH));
+            let mut kad = kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
             // Nodes on loopback or a LAN have no confirmed external address; serve the DHT anyway.
             kad.set_mode(Some(kad::Mode::Server));
             Ok(Behaviour {

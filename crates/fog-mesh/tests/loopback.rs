@@ -42,10 +42,20 @@ async fn three_nodes_find_each_other_and_gossip() {
     let mut a_topic = a.subscribe("fog/test").await.unwrap();
     let (b, _) = start(vec![a_addr.clone()]).await;
     wait_for(&mut a_events, |e| matches!(e, PeerEvent::Connected { peer, .. } if *peer == b.local_peer_id())).await;
+    // Until a has b's Identify (listen addresses), it cannot tell c about b.
+    timeout(WAIT, async {
+        while !a.peers().await.unwrap().iter().any(|p| p.peer == b.local_peer_id() && !p.protocols.is_empty()) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("a identifies b");
 
-    // c only knows a, and finds b through the DHT.
-    let (c, _) = start(vec![a_addr]).await;
+    // c only knows a, and finds b through the DHT. It listens to its events before dialling,
+    // so a's gossip subscription (sent as soon as they connect) cannot slip by unseen.
+    let (c, _) = start(vec![]).await;
     let mut c_events = c.peer_events();
+    c.dial(&a_addr).await.unwrap();
     let b_id = b.local_peer_id();
     let c_peers = timeout(WAIT, async {
         loop {
