@@ -24,7 +24,9 @@ struct LogControl {
 static CONTROL: OnceLock<LogControl> = OnceLock::new();
 
 /// Keeps the background log writer alive; drop it last.
-pub struct LogGuard(#[allow(dead_code)] tracing_appender::non_blocking::WorkerGuard);
+pub struct LogGuard {
+    _writer: tracing_appender::non_blocking::WorkerGuard,
+}
 
 /// Directory of the log files for a data directory.
 pub fn log_dir(data_dir: &Path) -> PathBuf {
@@ -57,7 +59,7 @@ pub fn init(filter: &str, data_dir: &Path) -> anyhow::Result<LogGuard> {
         .with(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(file_writer))
         .try_init()?;
     let _ = CONTROL.set(LogControl { handle, current: Mutex::new(filter.to_owned()), dir });
-    Ok(LogGuard(guard))
+    Ok(LogGuard { _writer: guard })
 }
 
 /// The active filter, when this process manages logging.

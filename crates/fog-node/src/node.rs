@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -238,7 +238,7 @@ fn describe_store(store: &Store) -> String {
     format!("{} (schema {schemas})", store.path().display())
 }
 
-fn create_private_dir(dir: &PathBuf) -> Result<(), NodeError> {
+fn create_private_dir(dir: &Path) -> Result<(), NodeError> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -246,7 +246,7 @@ fn create_private_dir(dir: &PathBuf) -> Result<(), NodeError> {
         .map_err(|source| NodeError::Io { path: dir.display().to_string(), source })
 }
 
-fn lock_data_dir(dir: &std::path::Path) -> Result<File, NodeError> {
+fn lock_data_dir(dir: &Path) -> Result<File, NodeError> {
     let path = dir.join(LOCK_FILE);
     let file = File::options()
         .create(true)

@@ -217,9 +217,8 @@ impl NodeClient {
 
 fn status(args: StatusArgs) -> anyhow::Result<()> {
     let client = NodeClient::new(&args.config)?;
-    let get = |path: &str| client.get(path);
-    let info = get("/api/node")?;
-    let health = get("/api/health")?;
+    let info = client.get("/api/node")?;
+    let health = client.get("/api/health")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "node": info, "health": health }))?);
         return Ok(());
