@@ -1,33 +1,42 @@
 //! The libp2p mesh between Fog Compute nodes.
 //!
-//! One swarm task owns libp2p: TCP with Noise and Yamux, Identify, Ping, Kademlia (peer routing)
-//! and Gossipsub (signed messages, strict validation). Other crates never see libp2p types: they
-//! hold a [`Mesh`] handle and speak in strings and bytes — dial an address, publish or subscribe
-//! on a named topic, list peers, watch [`PeerEvent`]s. The mesh's peer id is derived from the
-//! node's ed25519 key, so it is the node's peer id and stays the same across restarts.
+//! One swarm task owns libp2p: TCP with Noise and Yamux, Identify, Ping, Kademlia (peer routing),
+//! Gossipsub (signed messages, strict validation), request-response with a JSON codec, raw
+//! streams, and mDNS when LAN discovery is on. Other crates never see libp2p types: they hold a
+//! [`Mesh`] handle and speak in strings, bytes and serde types — dial an address, publish or
+//! subscribe on a named topic with a validator, send a request on a named protocol and await the
+//! answer, open a stream, watch [`PeerEvent`]s. The mesh's peer id is derived from the node's
+//! ed25519 key, so it is the node's peer id and stays the same across restarts.
 //!
-//! Nothing here reaches beyond the addresses it is given: no mDNS (LAN discovery is a later,
-//! opt-in setting), no UPnP, no relays, no public bootstrap peers.
+//! Nothing here reaches beyond the addresses it is given unless LAN discovery is switched on: no
+//! UPnP, no relays, no public bootstrap peers. The [`peer_book`] remembers peers in SQLite and
+//! redials them on start.
 
-use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+pub mod peer_book;
+mod rpc;
+mod stream;
+mod swarm;
+mod traffic;
 
-use futures_util::StreamExt;
-use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{gossipsub, identify, identity, kad, noise, ping, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use libp2p::{gossipsub, Multiaddr, PeerId, StreamProtocol};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub use rpc::InboundRequest;
+pub use stream::MeshStream;
+pub use traffic::{TopicTraffic, Traffic};
 
 /// Protocol version announced through Identify.
 pub const PROTOCOL_VERSION: &str = "/fog/1.0.0";
-const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/fog/kad/1.0.0");
-/// How often the DHT looks for peers again.
-const KAD_REFRESH: Duration = Duration::from_secs(30);
-/// Longest topic name accepted.
-const TOPIC_MAX_LEN: usize = 128;
-/// How long start-up waits for the listeners to be bound.
-const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest topic or protocol name accepted.
+const NAME_MAX_LEN: usize = 128;
 const PEER_EVENTS_BUFFER: usize = 256;
 const SUBSCRIPTION_BUFFER: usize = 256;
+const INBOUND_BUFFER: usize = 64;
 
 /// What can go wrong in the mesh.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +51,8 @@ pub enum MeshError {
     Dial { addr: String, reason: String },
     #[error("invalid topic name {0:?}: use 1–128 characters of letters, digits, '.', '-', '_' and '/'")]
     BadTopic(String),
+    #[error("invalid protocol name {0:?}: use '/' then up to 127 letters, digits, '.', '-', '_' and '/'")]
+    BadProtocol(String),
     #[error("cannot publish on {topic}: {reason}")]
     Publish { topic: String, reason: String },
     #[error("cannot subscribe to {topic}: {reason}")]
@@ -50,6 +61,14 @@ pub enum MeshError {
     BadPeer(String),
     #[error("not connected to {0}")]
     NotConnected(String),
+    #[error("{protocol} is already served on this node")]
+    AlreadyServed { protocol: String },
+    #[error("request on {protocol} to {peer} failed: {reason}")]
+    Request { protocol: String, peer: String, reason: String },
+    #[error("{peer} did not answer on {protocol} within {timeout:?}")]
+    Timeout { protocol: String, peer: String, timeout: Duration },
+    #[error("cannot open a {protocol} stream to {peer}: {reason}")]
+    Stream { protocol: String, peer: String, reason: String },
     #[error("cannot set up the transport: {0}")]
     Transport(String),
     #[error("the mesh has stopped")]
@@ -63,11 +82,20 @@ pub struct MeshConfig {
     pub listen: Vec<String>,
     /// How long a connection without open streams is kept.
     pub idle_timeout: Duration,
+    /// Find peers on the local network with mDNS (multicast). Off unless the user asks.
+    pub lan_discovery: bool,
+    /// Largest gossip message accepted; bigger ones are rejected and counted.
+    pub max_message_size: usize,
 }
 
 impl Default for MeshConfig {
     fn default() -> Self {
-        Self { listen: vec!["/ip4/127.0.0.1/tcp/0".into()], idle_timeout: Duration::from_secs(300) }
+        Self {
+            listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+            idle_timeout: Duration::from_secs(300),
+            lan_discovery: false,
+            max_message_size: 64 * 1024,
+        }
     }
 }
 
@@ -81,6 +109,12 @@ pub enum PeerEvent {
     },
     Disconnected {
         peer: String,
+    },
+    /// The peer told us its listen addresses and protocols (Identify).
+    Identified {
+        peer: String,
+        listen_addrs: Vec<String>,
+        protocols: Vec<String>,
     },
     Latency {
         peer: String,
@@ -96,6 +130,11 @@ pub enum PeerEvent {
         peer: Option<String>,
         reason: String,
     },
+    /// mDNS found a peer on the local network.
+    Discovered {
+        peer: String,
+        address: String,
+    },
 }
 
 /// A message received on a gossip topic.
@@ -105,6 +144,26 @@ pub struct GossipMessage {
     /// Peer id of the author (messages are signed).
     pub source: Option<String>,
     pub data: Vec<u8>,
+}
+
+/// What a topic's validator decides about a received message before it is delivered or
+/// forwarded to other peers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Deliver and forward.
+    Accept,
+    /// Drop, count, and penalise the peer that sent it (malformed or forged).
+    Reject,
+    /// Drop without penalty (valid but unwanted, e.g. stale).
+    Ignore,
+}
+
+/// Decides on each message of a topic. Runs on the swarm task, so it must be quick.
+pub type Validator = Arc<dyn Fn(&GossipMessage) -> Verdict + Send + Sync>;
+
+/// A validator that accepts every well-formed (signed, not oversized) message.
+pub fn accept_all() -> Validator {
+    Arc::new(|_| Verdict::Accept)
 }
 
 /// A connected peer.
@@ -125,19 +184,13 @@ type Reply<T> = oneshot::Sender<Result<T, MeshError>>;
 enum Command {
     Dial(Multiaddr, Reply<()>),
     Disconnect(PeerId, Reply<()>),
-    Subscribe(gossipsub::IdentTopic, mpsc::Sender<GossipMessage>, Reply<()>),
+    Subscribe(gossipsub::IdentTopic, mpsc::Sender<GossipMessage>, Validator, Reply<()>),
     Publish(gossipsub::IdentTopic, Vec<u8>, Reply<()>),
+    Request(PeerId, rpc::WireRequest, oneshot::Sender<Result<serde_json::Value, String>>),
+    Serve(String, mpsc::Sender<rpc::RawInbound>, Reply<()>),
     ListenAddrs(oneshot::Sender<Vec<String>>),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Stop(oneshot::Sender<()>),
-}
-
-#[derive(NetworkBehaviour)]
-struct Behaviour {
-    identify: identify::Behaviour,
-    ping: ping::Behaviour,
-    kad: kad::Behaviour<kad::store::MemoryStore>,
-    gossipsub: gossipsub::Behaviour,
 }
 
 /// Handle to the running mesh; cheap to clone.
@@ -146,6 +199,9 @@ pub struct Mesh {
     local_peer_id: PeerId,
     commands: mpsc::Sender<Command>,
     peer_events: broadcast::Sender<PeerEvent>,
+    streams: libp2p_stream::Control,
+    traffic: Arc<traffic::Counters>,
+    metrics: Arc<Mutex<prometheus_client::registry::Registry>>,
 }
 
 impl Mesh {
@@ -153,24 +209,7 @@ impl Mesh {
     /// It dials nobody: subscribe to [`Mesh::peer_events`] first, then [`Mesh::dial`] bootstrap peers,
     /// so no connection or failure goes unseen.
     pub async fn start(ed25519_secret: [u8; 32], config: MeshConfig) -> Result<Self, MeshError> {
-        let listen = config.listen.iter().map(|a| parse_addr(a)).collect::<Result<Vec<_>, _>>()?;
-        let mut secret = ed25519_secret;
-        let keypair = identity::Keypair::ed25519_from_bytes(&mut secret).map_err(|e| MeshError::Key(e.to_string()))?;
-        for addr in &listen {
-            ensure_port_free(addr)?;
-        }
-        let mut swarm = build_swarm(keypair, config.idle_timeout)?;
-        for addr in &listen {
-            swarm
-                .listen_on(addr.clone())
-                .map_err(|e| MeshError::Listen { addr: addr.to_string(), reason: e.to_string() })?;
-        }
-        wait_for_listeners(&mut swarm, listen.len()).await?;
-        let local_peer_id = *swarm.local_peer_id();
-        let (commands, rx) = mpsc::channel(64);
-        let (peer_events, _) = broadcast::channel(PEER_EVENTS_BUFFER);
-        tokio::spawn(SwarmTask::new(swarm, peer_events.clone()).run(rx));
-        Ok(Self { local_peer_id, commands, peer_events })
+        swarm::start(ed25519_secret, config).await
     }
 
     /// This node's peer id.
@@ -188,27 +227,88 @@ impl Mesh {
     /// Dials a peer by multiaddr; resolves when the dial has started (see [`PeerEvent`]s).
     pub async fn dial(&self, addr: &str) -> Result<(), MeshError> {
         let addr = parse_addr(addr)?;
-        self.request(|tx| Command::Dial(addr, tx)).await
+        self.request_command(|tx| Command::Dial(addr, tx)).await
     }
 
     /// Closes every connection to a peer.
     pub async fn disconnect(&self, peer: &str) -> Result<(), MeshError> {
-        let peer_id: PeerId = peer.parse().map_err(|_| MeshError::BadPeer(peer.into()))?;
-        self.request(|tx| Command::Disconnect(peer_id, tx)).await
+        let peer_id = parse_peer(peer)?;
+        self.request_command(|tx| Command::Disconnect(peer_id, tx)).await
     }
 
-    /// Subscribes to a topic; messages from other nodes arrive on the returned receiver.
-    pub async fn subscribe(&self, topic: &str) -> Result<mpsc::Receiver<GossipMessage>, MeshError> {
+    /// Subscribes to a topic. Each message from another node passes the size limit and the
+    /// validator before it is delivered on the returned receiver and forwarded to other peers.
+    pub async fn subscribe(
+        &self,
+        topic: &str,
+        validator: Validator,
+    ) -> Result<mpsc::Receiver<GossipMessage>, MeshError> {
         let topic = parse_topic(topic)?;
         let (sender, receiver) = mpsc::channel(SUBSCRIPTION_BUFFER);
-        self.request(|tx| Command::Subscribe(topic, sender, tx)).await?;
+        self.request_command(|tx| Command::Subscribe(topic, sender, validator, tx)).await?;
         Ok(receiver)
     }
 
     /// Publishes on a topic; fails when no peer is subscribed to it yet.
     pub async fn publish(&self, topic: &str, data: Vec<u8>) -> Result<(), MeshError> {
         let topic = parse_topic(topic)?;
-        self.request(|tx| Command::Publish(topic, data, tx)).await
+        self.request_command(|tx| Command::Publish(topic, data, tx)).await
+    }
+
+    /// Sends a request on a named protocol to a peer and awaits its answer. The peer must serve
+    /// the protocol ([`Mesh::serve`]); it is dialled if known but not connected.
+    pub async fn request<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        peer: &str,
+        protocol: &str,
+        request: &Q,
+        timeout: Duration,
+    ) -> Result<A, MeshError> {
+        let peer_id = parse_peer(peer)?;
+        parse_protocol(protocol)?;
+        let failed = |reason: String| MeshError::Request { protocol: protocol.into(), peer: peer.into(), reason };
+        let body = serde_json::to_value(request).map_err(|e| failed(format!("cannot encode the request: {e}")))?;
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Request(peer_id, rpc::WireRequest { protocol: protocol.into(), body }, tx)).await?;
+        let answer = tokio::time::timeout(timeout, rx)
+            .await
+            .map_err(|_| MeshError::Timeout { protocol: protocol.into(), peer: peer.into(), timeout })?
+            .map_err(|_| MeshError::Stopped)?
+            .map_err(failed)?;
+        serde_json::from_value(answer).map_err(|e| failed(format!("the answer does not decode: {e}")))
+    }
+
+    /// Serves a named protocol: requests from peers arrive on the returned receiver, already
+    /// decoded; a request that does not decode is answered with an error and never delivered.
+    pub async fn serve<Q, A>(&self, protocol: &str) -> Result<mpsc::Receiver<InboundRequest<Q, A>>, MeshError>
+    where
+        Q: DeserializeOwned + Send + 'static,
+        A: Serialize + Send + 'static,
+    {
+        parse_protocol(protocol)?;
+        let (raw_tx, raw_rx) = mpsc::channel(INBOUND_BUFFER);
+        self.request_command(|tx| Command::Serve(protocol.into(), raw_tx, tx)).await?;
+        Ok(rpc::typed(raw_rx))
+    }
+
+    /// Opens a bidirectional byte stream on a named protocol to a peer that accepts it.
+    pub async fn open_stream(&self, peer: &str, protocol: &str) -> Result<MeshStream, MeshError> {
+        let peer_id = parse_peer(peer)?;
+        let name = parse_protocol(protocol)?;
+        let stream = self.streams.clone().open_stream(peer_id, name).await.map_err(|e| MeshError::Stream {
+            protocol: protocol.into(),
+            peer: peer.into(),
+            reason: e.to_string(),
+        })?;
+        Ok(MeshStream::new(stream))
+    }
+
+    /// Accepts streams that peers open on a named protocol, with the opening peer's id.
+    pub fn accept_streams(&self, protocol: &str) -> Result<mpsc::Receiver<(String, MeshStream)>, MeshError> {
+        let name = parse_protocol(protocol)?;
+        let incoming =
+            self.streams.clone().accept(name).map_err(|_| MeshError::AlreadyServed { protocol: protocol.into() })?;
+        Ok(stream::forward(incoming))
     }
 
     /// The connected peers.
@@ -218,9 +318,26 @@ impl Mesh {
         rx.await.map_err(|_| MeshError::Stopped)
     }
 
-    /// Peer up/down, latency and subscription events from now on.
+    /// Gossip and request counts since start.
+    pub fn traffic(&self) -> Traffic {
+        self.traffic.snapshot()
+    }
+
+    /// libp2p's own metrics (connections, bandwidth, gossipsub per topic, Identify, Kademlia,
+    /// Ping) in the OpenMetrics text format, without the final `# EOF`.
+    pub fn encode_metrics(&self, out: &mut String) -> std::fmt::Result {
+        let registry = self.metrics.lock().unwrap_or_else(|p| p.into_inner());
+        prometheus_client::encoding::text::encode_registry(out, &registry)
+    }
+
+    /// Peer up/down, identity, latency and subscription events from now on.
     pub fn peer_events(&self) -> broadcast::Receiver<PeerEvent> {
         self.peer_events.subscribe()
+    }
+
+    /// Resolves once the swarm has stopped.
+    pub async fn stopped(&self) {
+        self.commands.closed().await
     }
 
     /// Stops the swarm, closing every connection.
@@ -235,7 +352,7 @@ impl Mesh {
         self.commands.send(command).await.map_err(|_| MeshError::Stopped)
     }
 
-    async fn request<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, MeshError> {
+    async fn request_command<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, MeshError> {
         let (tx, rx) = oneshot::channel();
         self.send(command(tx)).await?;
         rx.await.map_err(|_| MeshError::Stopped)?
@@ -252,253 +369,36 @@ pub fn parse_addr(addr: &str) -> Result<Multiaddr, MeshError> {
     Ok(parsed)
 }
 
-/// libp2p's TCP listeners set SO_REUSEPORT, so a second node on the same port would bind without
-/// error and silently share inbound connections with the first. A plain bind first fails then.
-fn ensure_port_free(addr: &Multiaddr) -> Result<(), MeshError> {
-    use libp2p::multiaddr::Protocol;
-    let mut parts = addr.iter();
-    let ip: std::net::IpAddr = match parts.next() {
-        Some(Protocol::Ip4(ip)) => ip.into(),
-        Some(Protocol::Ip6(ip)) => ip.into(),
-        _ => return Ok(()),
-    };
-    match parts.next() {
-        Some(Protocol::Tcp(port)) if port != 0 => std::net::TcpListener::bind((ip, port))
-            .map(drop)
-            .map_err(|e| MeshError::Listen { addr: addr.to_string(), reason: e.to_string() }),
-        _ => Ok(()),
-    }
+/// Checks that a string is a peer id.
+pub fn validate_peer(peer: &str) -> Result<(), MeshError> {
+    parse_peer(peer).map(drop)
+}
+
+fn parse_peer(peer: &str) -> Result<PeerId, MeshError> {
+    peer.parse().map_err(|_| MeshError::BadPeer(peer.into()))
+}
+
+fn valid_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/')
 }
 
 fn parse_topic(topic: &str) -> Result<gossipsub::IdentTopic, MeshError> {
-    let valid = !topic.is_empty()
-        && topic.len() <= TOPIC_MAX_LEN
-        && topic.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/'));
-    if valid {
+    if !topic.is_empty() && topic.len() <= NAME_MAX_LEN && topic.bytes().all(valid_name_byte) {
         Ok(gossipsub::IdentTopic::new(topic))
     } else {
         Err(MeshError::BadTopic(topic.into()))
     }
 }
 
-fn build_swarm(keypair: identity::Keypair, idle_timeout: Duration) -> Result<Swarm<Behaviour>, MeshError> {
-    let transport_err = |e: &dyn std::fmt::Display| MeshError::Transport(e.to_string());
-    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
-        .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-        .map_err(|e| transport_err(&e))?
-        .with_behaviour(|key| {
-            let peer_id = key.public().to_peer_id();
-            let gossip_config = gossipsub::ConfigBuilder::default()
-                .validation_mode(gossipsub::ValidationMode::Strict)
-                .heartbeat_interval(Duration::from_millis(500))
-                .build()?;
-            let gossipsub =
-                gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)?;
-            let mut kad_config = kad::Config::new(KAD_PROTOCOL);
-            // A peer that joined after our last lookup is found at the next one; the default
-            // (5 minutes) leaves a small mesh split for too long.
-            kad_config.set_periodic_bootstrap_interval(Some(KAD_REFRESH));
-            let mut kad = kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
-            // Nodes on loopback or a LAN have no confirmed external address; serve the DHT anyway.
-            kad.set_mode(Some(kad::Mode::Server));
-            Ok(Behaviour {
-                identify: identify::Behaviour::new(identify::Config::new(PROTOCOL_VERSION.into(), key.public())),
-                ping: ping::Behaviour::new(ping::Config::new()),
-                kad,
-                gossipsub,
-            })
-        })
-        .map_err(|e| transport_err(&e))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(idle_timeout))
-        .build();
-    Ok(swarm)
-}
-
-async fn wait_for_listeners(swarm: &mut Swarm<Behaviour>, count: usize) -> Result<(), MeshError> {
-    let mut bound = 0;
-    let wait = async {
-        while bound < count {
-            match swarm.select_next_some().await {
-                SwarmEvent::NewListenAddr { .. } => bound += 1,
-                SwarmEvent::ListenerError { error, .. } => {
-                    return Err(MeshError::Listen { addr: "listener".into(), reason: error.to_string() })
-                }
-                SwarmEvent::ListenerClosed { addresses, reason, .. } => {
-                    let addr = addresses.first().map(|a| a.to_string()).unwrap_or_default();
-                    let reason = reason.err().map(|e| e.to_string()).unwrap_or_else(|| "closed".into());
-                    return Err(MeshError::Listen { addr, reason });
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    };
-    tokio::time::timeout(LISTEN_TIMEOUT, wait)
-        .await
-        .map_err(|_| MeshError::Listen { addr: "listener".into(), reason: "not bound in time".into() })?
-}
-
-struct SwarmTask {
-    swarm: Swarm<Behaviour>,
-    peer_events: broadcast::Sender<PeerEvent>,
-    peers: HashMap<PeerId, PeerInfo>,
-    subscriptions: HashMap<gossipsub::TopicHash, Vec<mpsc::Sender<GossipMessage>>>,
-}
-
-impl SwarmTask {
-    fn new(swarm: Swarm<Behaviour>, peer_events: broadcast::Sender<PeerEvent>) -> Self {
-        Self { swarm, peer_events, peers: HashMap::new(), subscriptions: HashMap::new() }
+fn parse_protocol(protocol: &str) -> Result<StreamProtocol, MeshError> {
+    let valid = protocol.len() > 1
+        && protocol.len() <= NAME_MAX_LEN
+        && protocol.starts_with('/')
+        && protocol.bytes().all(valid_name_byte);
+    if !valid {
+        return Err(MeshError::BadProtocol(protocol.into()));
     }
-
-    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
-        loop {
-            tokio::select! {
-                command = commands.recv() => match command {
-                    Some(Command::Stop(done)) => {
-                        let _ = done.send(());
-                        return;
-                    }
-                    Some(command) => self.handle_command(command),
-                    None => return,
-                },
-                event = self.swarm.select_next_some() => self.handle_event(event),
-            }
-        }
-    }
-
-    fn handle_command(&mut self, command: Command) {
-        match command {
-            Command::Dial(addr, reply) => {
-                let result = self
-                    .swarm
-                    .dial(addr.clone())
-                    .map_err(|e| MeshError::Dial { addr: addr.to_string(), reason: e.to_string() });
-                let _ = reply.send(result);
-            }
-            Command::Disconnect(peer, reply) => {
-                let result = self.swarm.disconnect_peer_id(peer).map_err(|_| MeshError::NotConnected(peer.to_base58()));
-                let _ = reply.send(result);
-            }
-            Command::Subscribe(topic, sender, reply) => {
-                let result = self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .subscribe(&topic)
-                    .map(|_| self.subscriptions.entry(topic.hash()).or_default().push(sender))
-                    .map_err(|e| MeshError::Subscribe { topic: topic.to_string(), reason: e.to_string() });
-                let _ = reply.send(result);
-            }
-            Command::Publish(topic, data, reply) => {
-                let result = self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .publish(topic.clone(), data)
-                    .map(|_| ())
-                    .map_err(|e| MeshError::Publish { topic: topic.to_string(), reason: e.to_string() });
-                let _ = reply.send(result);
-            }
-            Command::ListenAddrs(reply) => {
-                let me = *self.swarm.local_peer_id();
-                let addrs = self.swarm.listeners().map(|a| format!("{a}/p2p/{me}")).collect();
-                let _ = reply.send(addrs);
-            }
-            Command::Peers(reply) => {
-                let mut peers: Vec<PeerInfo> = self.peers.values().cloned().collect();
-                peers.sort_by(|a, b| a.peer.cmp(&b.peer));
-                let _ = reply.send(peers);
-            }
-            Command::Stop(_) => unreachable!("handled by the loop"),
-        }
-    }
-
-    fn handle_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
-        match event {
-            SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
-                let address = endpoint.get_remote_address().to_string();
-                let outbound = endpoint.is_dialer();
-                if num_established.get() == 1 {
-                    self.peers.insert(
-                        peer_id,
-                        PeerInfo {
-                            peer: peer_id.to_base58(),
-                            address: address.clone(),
-                            outbound,
-                            connected_since_ms: now_ms(),
-                            latency: None,
-                            protocols: vec![],
-                        },
-                    );
-                    let _ =
-                        self.peer_events.send(PeerEvent::Connected { peer: peer_id.to_base58(), address, outbound });
-                }
-                if outbound {
-                    self.swarm.behaviour_mut().kad.add_address(&peer_id, endpoint.get_remote_address().clone());
-                    // Learn the rest of the mesh from the peer just reached.
-                    let _ = self.swarm.behaviour_mut().kad.bootstrap();
-                }
-            }
-            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
-                self.peers.remove(&peer_id);
-                let _ = self.peer_events.send(PeerEvent::Disconnected { peer: peer_id.to_base58() });
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
-                for addr in info.listen_addrs {
-                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
-                }
-                if let Some(peer) = self.peers.get_mut(&peer_id) {
-                    peer.protocols = info.protocols.iter().map(|p| p.to_string()).collect();
-                }
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, result: Ok(rtt), .. })) => {
-                if let Some(info) = self.peers.get_mut(&peer) {
-                    info.latency = Some(rtt);
-                }
-                let _ = self.peer_events.send(PeerEvent::Latency { peer: peer.to_base58(), rtt });
-            }
-            // Small meshes stay fully connected: dial every peer the DHT reveals.
-            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated { peer, .. }))
-                if !self.swarm.is_connected(&peer) =>
-            {
-                if let Err(e) = self.swarm.dial(peer) {
-                    tracing::debug!("cannot dial {peer} found through the DHT: {e}");
-                }
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { peer_id, topic })) => {
-                let _ = self
-                    .peer_events
-                    .send(PeerEvent::Subscribed { peer: peer_id.to_base58(), topic: topic.to_string() });
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, .. })) => {
-                if let Some(senders) = self.subscriptions.get_mut(&message.topic) {
-                    let delivered = GossipMessage {
-                        topic: message.topic.to_string(),
-                        source: message.source.map(|p| p.to_base58()),
-                        data: message.data,
-                    };
-                    // A full or dropped receiver loses this message, never stalls the swarm.
-                    senders.retain(|s| !s.is_closed());
-                    for sender in senders.iter() {
-                        if sender.try_send(delivered.clone()).is_err() {
-                            tracing::warn!(topic = %delivered.topic, "gossip subscriber is full; message dropped");
-                        }
-                    }
-                }
-            }
-            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
-                tracing::debug!(?peer_id, "dial failed: {error}");
-                let peer = peer_id.map(|p| p.to_base58());
-                let _ = self.peer_events.send(PeerEvent::DialFailed { peer, reason: error.to_string() });
-            }
-            _ => {}
-        }
-    }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    StreamProtocol::try_from_owned(protocol.to_owned()).map_err(|_| MeshError::BadProtocol(protocol.into()))
 }
 
 #[cfg(test)]
@@ -506,7 +406,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn addresses_and_topics_are_validated() {
+    fn addresses_topics_protocols_and_peers_are_validated() {
         assert!(parse_addr("/ip4/127.0.0.1/tcp/7421").is_ok());
         for bad in ["", "127.0.0.1:7421", "/ip4/999.0.0.1/tcp/1", "/ip4/127.0.0.1/tcp/notaport"] {
             assert!(matches!(parse_addr(bad), Err(MeshError::BadAddress { .. })), "{bad}");
@@ -515,5 +415,12 @@ mod tests {
         for bad in ["", "with space", "ünïcode", &"x".repeat(129)] {
             assert!(matches!(parse_topic(bad), Err(MeshError::BadTopic(_))), "{bad}");
         }
+        assert!(parse_protocol("/fog/peers/1").is_ok());
+        for bad in ["", "/", "fog/peers", "/with space", &format!("/{}", "x".repeat(128))] {
+            assert!(matches!(parse_protocol(bad), Err(MeshError::BadProtocol(_))), "{bad}");
+        }
+        let key = libp2p::identity::Keypair::ed25519_from_bytes([7u8; 32]).expect("a valid secret");
+        assert!(validate_peer(&key.public().to_peer_id().to_base58()).is_ok());
+        assert!(matches!(validate_peer("nobody"), Err(MeshError::BadPeer(_))));
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use fog_identity::NodeIdentity;
-use fog_mesh::{Mesh, MeshConfig, MeshError, PeerEvent};
+use fog_mesh::{accept_all, Mesh, MeshConfig, MeshError, PeerEvent};
 use tokio::time::timeout;
 
 /// Generous bound: debug builds of libp2p are slow.
@@ -39,7 +39,7 @@ async fn three_nodes_find_each_other_and_gossip() {
     assert!(a_addr.starts_with("/ip4/127.0.0.1/tcp/"), "{a_addr}");
 
     let mut a_events = a.peer_events();
-    let mut a_topic = a.subscribe("fog/test").await.unwrap();
+    let mut a_topic = a.subscribe("fog/test", accept_all()).await.unwrap();
     let (b, _) = start(vec![a_addr.clone()]).await;
     wait_for(&mut a_events, |e| matches!(e, PeerEvent::Connected { peer, .. } if *peer == b.local_peer_id())).await;
     // Until a has b's Identify (listen addresses), it cannot tell c about b.
@@ -70,7 +70,7 @@ async fn three_nodes_find_each_other_and_gossip() {
     .expect("c connects to b");
     assert_eq!(c_peers.len(), 2);
 
-    c.subscribe("fog/test").await.unwrap();
+    c.subscribe("fog/test", accept_all()).await.unwrap();
     wait_for(&mut c_events, |e| matches!(e, PeerEvent::Subscribed { topic, .. } if topic == "fog/test")).await;
     c.publish("fog/test", b"hello mesh".to_vec()).await.unwrap();
     let message = timeout(WAIT, a_topic.recv()).await.unwrap().unwrap();
@@ -92,7 +92,7 @@ async fn three_nodes_find_each_other_and_gossip() {
 async fn bad_input_is_a_typed_error() {
     let (a, _) = start(vec![]).await;
     assert!(matches!(a.dial("not-an-address").await, Err(MeshError::BadAddress { .. })));
-    assert!(matches!(a.subscribe("bad topic").await, Err(MeshError::BadTopic(_))));
+    assert!(matches!(a.subscribe("bad topic", accept_all()).await, Err(MeshError::BadTopic(_))));
     assert!(matches!(a.disconnect("nobody").await, Err(MeshError::BadPeer(_))));
     let mut events = a.peer_events();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
