@@ -69,6 +69,8 @@ pub enum MeshError {
     Timeout { protocol: String, peer: String, timeout: Duration },
     #[error("cannot open a {protocol} stream to {peer}: {reason}")]
     Stream { protocol: String, peer: String, reason: String },
+    #[error("cannot start LAN discovery: {0}")]
+    LanDiscovery(String),
     #[error("cannot set up the transport: {0}")]
     Transport(String),
     #[error("the mesh has stopped")]
@@ -188,6 +190,7 @@ enum Command {
     Publish(gossipsub::IdentTopic, Vec<u8>, Reply<()>),
     Request(PeerId, rpc::WireRequest, oneshot::Sender<Result<serde_json::Value, String>>),
     Serve(String, mpsc::Sender<rpc::RawInbound>, Reply<()>),
+    SetLanDiscovery(bool, Reply<()>),
     ListenAddrs(oneshot::Sender<Vec<String>>),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Stop(oneshot::Sender<()>),
@@ -309,6 +312,11 @@ impl Mesh {
         let incoming =
             self.streams.clone().accept(name).map_err(|_| MeshError::AlreadyServed { protocol: protocol.into() })?;
         Ok(stream::forward(incoming))
+    }
+
+    /// Switches mDNS discovery on the local network on or off while running.
+    pub async fn set_lan_discovery(&self, on: bool) -> Result<(), MeshError> {
+        self.request_command(|tx| Command::SetLanDiscovery(on, tx)).await
     }
 
     /// The connected peers.

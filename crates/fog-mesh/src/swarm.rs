@@ -121,9 +121,13 @@ fn build_swarm(
                 .max_transmit_size(GOSSIP_FRAME_LIMIT)
                 .heartbeat_interval(Duration::from_millis(500))
                 .build()?;
-            let gossipsub =
+            let mut gossipsub =
                 gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)?
                     .with_metrics(registry.sub_registry_with_prefix("gossipsub"), Default::default());
+            // Peer scoring is what counts invalid messages (bad signature, forged author). Peers
+            // sharing an IP are not penalised: a local testnet runs every node on 127.0.0.1.
+            let score = gossipsub::PeerScoreParams { ip_colocation_factor_weight: 0.0, ..Default::default() };
+            gossipsub.with_peer_score(score, gossipsub::PeerScoreThresholds::default())?;
             let mut kad_config = kad::Config::new(KAD_PROTOCOL);
             // A peer that joined after our last lookup is found at the next one; the default
             // (5 minutes) leaves a small mesh split for too long.
@@ -270,6 +274,21 @@ impl SwarmTask {
                     Err(MeshError::AlreadyServed { protocol })
                 } else {
                     self.served.insert(protocol, sender);
+                    Ok(())
+                };
+                let _ = reply.send(result);
+            }
+            Command::SetLanDiscovery(on, reply) => {
+                let result = if on == self.swarm.behaviour().mdns.is_enabled() {
+                    Ok(())
+                } else if on {
+                    let me = *self.swarm.local_peer_id();
+                    mdns::tokio::Behaviour::new(mdns::Config::default(), me)
+                        .map(|mdns| self.swarm.behaviour_mut().mdns = Toggle::from(Some(mdns)))
+                        .map_err(|e| MeshError::LanDiscovery(e.to_string()))
+                } else {
+                    // Dropping the behaviour closes its sockets; mDNS has no per-connection state.
+                    self.swarm.behaviour_mut().mdns = Toggle::from(None);
                     Ok(())
                 };
                 let _ = reply.send(result);
