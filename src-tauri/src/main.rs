@@ -6,8 +6,8 @@
 use std::process::ExitCode;
 
 use fog_node::api::types::{
-    ApiError, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, LogTail, LogsQuery,
-    MeshPeer, MeshStats, NodeInfo, Settings, SettingsUpdate,
+    ApiError, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, KnownPeer, LogTail,
+    LogsQuery, MeshPeer, MeshStats, MeshTopology, NodeInfo, Settings, SettingsUpdate,
 };
 use fog_node::{logging, Config, Node, NodeApi, Overrides};
 use tauri::{Emitter, Manager, RunEvent};
@@ -37,6 +37,8 @@ node_commands! {
     update_settings(update: SettingsUpdate) -> Settings;
     p2p_stats() -> MeshStats;
     p2p_peers() -> Vec<MeshPeer>;
+    p2p_known() -> Vec<KnownPeer>;
+    p2p_topology() -> MeshTopology;
     p2p_connect(request: ConnectRequest) -> ();
     p2p_disconnect(request: DisconnectRequest) -> ();
 }
@@ -96,6 +98,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             update_settings,
             p2p_stats,
             p2p_peers,
+            p2p_known,
+            p2p_topology,
             p2p_connect,
             p2p_disconnect
         ])

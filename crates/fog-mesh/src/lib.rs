@@ -30,6 +30,8 @@ pub use rpc::InboundRequest;
 pub use stream::MeshStream;
 pub use traffic::{TopicTraffic, Traffic};
 
+/// Built-in named protocol: a peer answers with the peer ids it is connected to.
+pub const PEERS_PROTOCOL: &str = "/fog/mesh/peers/1";
 /// Protocol version announced through Identify.
 pub const PROTOCOL_VERSION: &str = "/fog/1.0.0";
 /// Longest topic or protocol name accepted.
@@ -181,6 +183,17 @@ pub struct PeerInfo {
     pub protocols: Vec<String>,
 }
 
+/// The mesh as far as this node can see: itself, its peers, and their peers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Topology {
+    /// Every peer id seen, this node first.
+    pub nodes: Vec<String>,
+    /// Connections, each pair sorted and listed once.
+    pub edges: Vec<(String, String)>,
+    /// Connected peers that did not say who they are connected to.
+    pub unanswered: Vec<String>,
+}
+
 type Reply<T> = oneshot::Sender<Result<T, MeshError>>;
 
 enum Command {
@@ -324,6 +337,39 @@ impl Mesh {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Peers(tx)).await?;
         rx.await.map_err(|_| MeshError::Stopped)
+    }
+
+    /// Asks every connected peer for its peers ([`PEERS_PROTOCOL`]), all at once.
+    pub async fn topology(&self, timeout: Duration) -> Result<Topology, MeshError> {
+        let me = self.local_peer_id();
+        let peers = self.peers().await?;
+        let answers = futures_util::future::join_all(
+            peers.iter().map(|p| self.request::<_, Vec<String>>(&p.peer, PEERS_PROTOCOL, &(), timeout)),
+        )
+        .await;
+        let mut nodes = vec![me.clone()];
+        let mut edges = std::collections::BTreeSet::new();
+        let mut unanswered = Vec::new();
+        let mut add_edge = |a: &str, b: &str| {
+            let pair = if a < b { (a.to_owned(), b.to_owned()) } else { (b.to_owned(), a.to_owned()) };
+            edges.insert(pair);
+        };
+        for (peer, answer) in peers.iter().zip(answers) {
+            nodes.push(peer.peer.clone());
+            add_edge(&me, &peer.peer);
+            match answer {
+                Ok(theirs) => theirs.iter().filter(|p| validate_peer(p).is_ok()).for_each(|p| add_edge(&peer.peer, p)),
+                Err(_) => unanswered.push(peer.peer.clone()),
+            }
+        }
+        for (a, b) in &edges {
+            for p in [a, b] {
+                if !nodes.contains(p) {
+                    nodes.push(p.clone());
+                }
+            }
+        }
+        Ok(Topology { nodes, edges: edges.into_iter().collect(), unanswered })
     }
 
     /// Gossip and request counts since start.

@@ -19,8 +19,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::rpc::{RawInbound, WireRequest, WireResponse, RPC_PROTOCOL};
 use crate::traffic::{Count, Counters};
 use crate::{
-    Command, GossipMessage, Mesh, MeshConfig, MeshError, PeerEvent, PeerInfo, Validator, Verdict, PEER_EVENTS_BUFFER,
-    PROTOCOL_VERSION,
+    Command, GossipMessage, Mesh, MeshConfig, MeshError, PeerEvent, PeerInfo, Validator, Verdict, PEERS_PROTOCOL,
+    PEER_EVENTS_BUFFER, PROTOCOL_VERSION,
 };
 
 const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/fog/kad/1.0.0");
@@ -478,6 +478,12 @@ impl SwarmTask {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request { request, channel, .. } => {
                     self.traffic.count(Count::RequestReceived);
+                    if request.protocol == PEERS_PROTOCOL {
+                        let mut peers: Vec<String> = self.peers.values().map(|p| p.peer.clone()).collect();
+                        peers.sort();
+                        let _ = self.swarm.behaviour_mut().rpc.send_response(channel, WireResponse::Ok(peers.into()));
+                        return;
+                    }
                     let handler = self.served.get(&request.protocol).filter(|s| !s.is_closed()).cloned();
                     let Some(handler) = handler else {
                         let refusal = WireResponse::Err(format!("{} is not served by this node", request.protocol));

@@ -56,6 +56,12 @@ async fn five_nodes_connect_gossip_once_and_answer_requests() {
     .await
     .expect("every node sees the other four");
 
+    // Each node sees the whole mesh: five nodes, ten connections.
+    let topology = nodes[2].topology(WAIT).await.unwrap();
+    assert_eq!((topology.nodes.len(), topology.edges.len()), (NODES, NODES * (NODES - 1) / 2), "{topology:?}");
+    assert_eq!(topology.nodes[0], nodes[2].local_peer_id());
+    assert!(topology.unanswered.is_empty());
+
     // Gossip: node 0 publishes once; each other node receives it exactly once.
     let mut first_events = nodes[0].peer_events();
     let mut receivers = Vec::new();

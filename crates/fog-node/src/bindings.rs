@@ -28,7 +28,13 @@ pub fn typescript() -> String {
         ApiError::decl(),
         PeerDirection::decl(),
         MeshStats::decl(),
+        MeshTraffic::decl(),
+        TopicTraffic::decl(),
         MeshPeer::decl(),
+        KnownPeer::decl(),
+        MeshTopology::decl(),
+        TopologyNode::decl(),
+        TopologyEdge::decl(),
         ConnectRequest::decl(),
         DisconnectRequest::decl(),
     ];

@@ -69,11 +69,13 @@ pub struct MeshSettings {
     pub listen: Vec<String>,
     /// Multiaddrs of peers to dial at start (none by default: no public bootstrap peers).
     pub bootstrap: Vec<String>,
+    /// Find peers on the local network with mDNS. Off by default: it sends multicast.
+    pub lan_discovery: bool,
 }
 
 impl Default for MeshSettings {
     fn default() -> Self {
-        Self { enabled: true, listen: vec![DEFAULT_MESH_LISTEN.into()], bootstrap: vec![] }
+        Self { enabled: true, listen: vec![DEFAULT_MESH_LISTEN.into()], bootstrap: vec![], lan_discovery: false }
     }
 }
 
@@ -119,6 +121,7 @@ pub struct Overrides {
     pub log_level: Option<String>,
     pub mesh_listen: Option<Vec<String>>,
     pub mesh_bootstrap: Option<Vec<String>>,
+    pub lan_discovery: bool,
 }
 
 fn project_dirs() -> Option<directories::ProjectDirs> {
@@ -171,6 +174,9 @@ impl Config {
         if let Some(flag) = env("FOG_MESH") {
             config.mesh.enabled = parse_bool("FOG_MESH", &flag)?;
         }
+        if let Some(flag) = env("FOG_LAN_DISCOVERY") {
+            config.mesh.lan_discovery = parse_bool("FOG_LAN_DISCOVERY", &flag)?;
+        }
         if let Some(flag) = env("FOG_ALLOW_REMOTE_API") {
             config.api.allow_remote = parse_bool("FOG_ALLOW_REMOTE_API", &flag)?;
         }
@@ -190,6 +196,7 @@ impl Config {
             config.mesh.bootstrap = bootstrap.clone();
         }
         config.api.allow_remote |= overrides.allow_remote_api;
+        config.mesh.lan_discovery |= overrides.lan_discovery;
         config.validate()?;
         Ok(config)
     }

@@ -13,8 +13,9 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa::OpenApi;
 
 use crate::api::types::{
-    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, LogTail, LogsQuery,
-    MeshPeer, MeshStats, NodeInfo, PeerDirection, ProcessStats, ServiceHealth, ServiceState, Settings, SettingsUpdate,
+    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, KnownPeer, LogTail,
+    LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo, PeerDirection, ProcessStats, ServiceHealth,
+    ServiceState, Settings, SettingsUpdate, TopicTraffic, TopologyEdge, TopologyNode,
 };
 use crate::api::{event_matches, parse_topics, NodeApi};
 use crate::error::{code, ApiError};
@@ -34,6 +35,8 @@ pub fn router(api: NodeApi) -> Router {
         .route("/api/settings", get(settings).put(update_settings))
         .route("/api/p2p/stats", get(p2p_stats))
         .route("/api/p2p/peers", get(p2p_peers))
+        .route("/api/p2p/known", get(p2p_known))
+        .route("/api/p2p/topology", get(p2p_topology))
         .route("/api/p2p/connect", post(p2p_connect))
         .route("/api/p2p/disconnect", post(p2p_disconnect))
         .route("/api/openapi.json", get(openapi))
@@ -165,6 +168,16 @@ async fn p2p_peers(State(api): State<NodeApi>) -> Result<Json<Vec<MeshPeer>>, Ap
     api.p2p_peers().await.map(Json)
 }
 
+#[utoipa::path(get, path = "/api/p2p/known", responses((status = 200, body = Vec<KnownPeer>), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn p2p_known(State(api): State<NodeApi>) -> Result<Json<Vec<KnownPeer>>, ApiError> {
+    api.p2p_known().await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/p2p/topology", responses((status = 200, body = MeshTopology), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn p2p_topology(State(api): State<NodeApi>) -> Result<Json<MeshTopology>, ApiError> {
+    api.p2p_topology().await.map(Json)
+}
+
 #[utoipa::path(post, path = "/api/p2p/connect", request_body = ConnectRequest, responses((status = 204, description = "dialling"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
 async fn p2p_connect(
     State(api): State<NodeApi>,
@@ -264,6 +277,7 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
         event_subscribers: state.bus.subscriber_count(),
         services: &services,
         mesh_peers,
+        mesh: state.mesh.as_ref(),
     });
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }
@@ -271,8 +285,8 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Fog Compute node API", description = "Every /api route and /metrics need `Authorization: Bearer <token>`; errors are `{code, message}`."),
-    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings, p2p_stats, p2p_peers, p2p_connect, p2p_disconnect),
-    components(schemas(ConnectRequest, DisconnectRequest, MeshPeer, MeshStats, PeerDirection, ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate)),
+    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings, p2p_stats, p2p_peers, p2p_known, p2p_topology, p2p_connect, p2p_disconnect),
+    components(schemas(ConnectRequest, DisconnectRequest, MeshPeer, MeshStats, MeshTraffic, TopicTraffic, KnownPeer, MeshTopology, TopologyNode, TopologyEdge, PeerDirection, ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

@@ -62,6 +62,8 @@ pub struct ScrapeSample<'a> {
     pub services: &'a [(String, bool)],
     /// Connected mesh peers, when the mesh runs.
     pub mesh_peers: Option<usize>,
+    /// The mesh, whose libp2p metrics (`fog_mesh_*`) follow the node's own.
+    pub mesh: Option<&'a fog_mesh::Mesh>,
 }
 
 impl Metrics {
@@ -148,7 +150,11 @@ impl Metrics {
         }
         let mut out = String::new();
         // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        let _ = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry);
+        if let Some(mesh) = sample.mesh {
+            let _ = mesh.encode_metrics(&mut out);
+        }
+        let _ = prometheus_client::encoding::text::encode_eof(&mut out);
         out
     }
 }

@@ -5,10 +5,12 @@ use std::fs::File;
 use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use fog_identity::NodeIdentity;
+use fog_mesh::peer_book::{self, PeerBook};
 use fog_mesh::{Mesh, MeshConfig, PeerEvent};
 use fog_store::{EventLog, Migration, Store};
 use fs4::fs_std::FileExt;
@@ -31,7 +33,7 @@ const HTTP_DRAIN: Duration = Duration::from_secs(5);
 
 /// Every migration this build knows, in order, by domain.
 pub fn migrations() -> Vec<Migration> {
-    EventLog::MIGRATIONS.to_vec()
+    [EventLog::MIGRATIONS, fog_mesh::peer_book::MIGRATIONS].concat()
 }
 
 /// Shared state behind [`NodeApi`].
@@ -48,6 +50,8 @@ pub(crate) struct NodeState {
     pub api_addr: RwLock<Option<SocketAddr>>,
     /// The mesh, when it runs.
     pub mesh: Option<Mesh>,
+    /// Whether mDNS runs now (the config's value until switched in the settings).
+    pub lan_discovery: AtomicBool,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -78,6 +82,7 @@ impl Node {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mesh = start_mesh(&config, &identity).await;
 
+        let lan_discovery = matches!(mesh, Ok(Some(_))) && config.mesh.lan_discovery;
         let state = Arc::new(NodeState {
             config,
             identity,
@@ -90,6 +95,7 @@ impl Node {
             started_at_ms: fog_store::now_ms(),
             api_addr: RwLock::new(None),
             mesh: mesh.as_ref().ok().cloned().flatten(),
+            lan_discovery: AtomicBool::new(lan_discovery),
             shutdown: shutdown_rx,
         });
         let how = if created { "created at" } else { "loaded from" };
@@ -107,12 +113,9 @@ impl Node {
                 let detail = format!("listening on {}", addrs.join(", "));
                 state.services.set("mesh", "Mesh", ServiceState::Running, detail);
                 tokio::spawn(forward_peer_events(mesh.peer_events(), state.bus.clone(), state.metrics.clone()));
-                // Dialled only now, so their connections and failures reach the bus.
-                for addr in &state.config.mesh.bootstrap {
-                    if let Err(e) = mesh.dial(addr).await {
-                        tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
-                    }
-                }
+                // Dials known and bootstrap peers only now, so their connections and failures reach the bus.
+                let book = PeerBook::new(state.store.clone());
+                tokio::spawn(peer_book::keep_connected(mesh, book, state.config.mesh.bootstrap.clone()));
             }
             Ok(None) => state.services.set("mesh", "Mesh", ServiceState::Stopped, "disabled in the configuration"),
             Err(e) => state.services.set("mesh", "Mesh", ServiceState::Failed, e.to_string()),
@@ -193,7 +196,11 @@ async fn start_mesh(config: &Config, identity: &NodeIdentity) -> Result<Option<M
     if !config.mesh.enabled {
         return Ok(None);
     }
-    let mesh_config = MeshConfig { listen: config.mesh.listen.clone(), ..MeshConfig::default() };
+    let mesh_config = MeshConfig {
+        listen: config.mesh.listen.clone(),
+        lan_discovery: config.mesh.lan_discovery,
+        ..MeshConfig::default()
+    };
     Mesh::start(*identity.ed25519_secret(), mesh_config).await.map(Some)
 }
 
@@ -220,6 +227,9 @@ async fn forward_peer_events(
             Ok(PeerEvent::DialFailed { peer, reason }) => {
                 metrics.mesh_dials_failed.inc();
                 bus.publish("mesh", "dial_failed", serde_json::json!({ "peer_id": peer, "reason": reason }));
+            }
+            Ok(PeerEvent::Discovered { peer, address }) => {
+                bus.publish("mesh", "peer_discovered", serde_json::json!({ "peer_id": peer, "address": address }));
             }
             Ok(_) => {}
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {

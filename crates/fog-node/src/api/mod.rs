@@ -13,8 +13,9 @@ use crate::error::ApiError;
 use crate::logging;
 use crate::node::NodeState;
 use types::{
-    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, LogTail, LogsQuery,
-    MeshPeer, MeshStats, NodeInfo, PeerDirection, ServiceState, Settings, SettingsUpdate,
+    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, KnownPeer, LogTail,
+    LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo, PeerDirection, ServiceState, Settings,
+    SettingsUpdate, TopicTraffic, TopologyEdge, TopologyNode,
 };
 
 /// Default and largest number of events returned at once.
@@ -23,6 +24,8 @@ pub const EVENTS_MAX: u32 = 1000;
 /// Default and largest number of log lines returned at once.
 pub const LOG_LINES_DEFAULT: u32 = 200;
 pub const LOG_LINES_MAX: u32 = 10_000;
+/// How long each peer has to answer a topology question.
+const TOPOLOGY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 /// Longest accepted topic filter, in bytes.
 const TOPICS_MAX_LEN: usize = 1024;
 
@@ -166,6 +169,8 @@ impl NodeApi {
             api_addr: c.api.addr.to_string(),
             data_dir: c.data_dir.display().to_string(),
             config_file: c.config_file.as_ref().map(|p| p.display().to_string()),
+            lan_discovery: self.state.lan_discovery.load(std::sync::atomic::Ordering::Relaxed),
+            lan_discovery_editable: self.state.mesh.is_some(),
         })
     }
 
@@ -184,11 +189,22 @@ impl NodeApi {
             tracing::info!(log_level = %level, "log level changed");
             self.state.bus.publish("settings", "changed", serde_json::json!({ "log_level": level }));
         }
+        if let Some(on) = update.lan_discovery {
+            self.mesh()?.set_lan_discovery(on).await?;
+            self.state.lan_discovery.store(on, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(lan_discovery = on, "LAN discovery switched");
+            self.state.bus.publish("settings", "changed", serde_json::json!({ "lan_discovery": on }));
+        }
         self.settings().await
     }
 }
 
 impl NodeApi {
+    fn peer_book(&self) -> Result<fog_mesh::peer_book::PeerBook, ApiError> {
+        self.mesh()?;
+        Ok(fog_mesh::peer_book::PeerBook::new(self.state.store.clone()))
+    }
+
     fn mesh(&self) -> Result<&fog_mesh::Mesh, ApiError> {
         self.state.mesh.as_ref().ok_or_else(|| {
             let detail = self
@@ -215,7 +231,45 @@ impl NodeApi {
             inbound: peers.len() as u32 - outbound,
             outbound,
             bootstrap: self.state.config.mesh.bootstrap.clone(),
+            lan_discovery: self.state.lan_discovery.load(std::sync::atomic::Ordering::Relaxed),
+            known_peers: self.peer_book()?.all()?.len() as u32,
+            traffic: traffic(mesh.traffic()),
         })
+    }
+
+    /// Every peer in the peer book, most recently seen first.
+    pub async fn p2p_known(&self) -> Result<Vec<KnownPeer>, ApiError> {
+        let connected: Vec<String> = self.mesh()?.peers().await?.into_iter().map(|p| p.peer).collect();
+        Ok(self
+            .peer_book()?
+            .all()?
+            .into_iter()
+            .map(|k| KnownPeer {
+                connected: connected.contains(&k.peer),
+                peer_id: k.peer,
+                addresses: k.addresses,
+                first_seen_ms: k.first_seen_ms,
+                last_seen_ms: k.last_seen_ms,
+                last_latency_ms: k.last_latency_us.map(|us| us as f64 / 1000.0),
+                failures: k.failures,
+            })
+            .collect())
+    }
+
+    /// The mesh as far as this node can see, by asking each peer for its peers.
+    pub async fn p2p_topology(&self) -> Result<MeshTopology, ApiError> {
+        let mesh = self.mesh()?;
+        let topology = mesh.topology(TOPOLOGY_TIMEOUT).await?;
+        let me = mesh.local_peer_id();
+        let direct: Vec<&String> =
+            topology.edges.iter().filter_map(|(a, b)| (*a == me).then_some(b).or((*b == me).then_some(a))).collect();
+        let nodes = topology
+            .nodes
+            .iter()
+            .map(|p| TopologyNode { peer_id: p.clone(), this_node: *p == me, connected: direct.contains(&p) })
+            .collect();
+        let edges = topology.edges.iter().map(|(a, b)| TopologyEdge { a: a.clone(), b: b.clone() }).collect();
+        Ok(MeshTopology { nodes, edges, unanswered: topology.unanswered })
     }
 
     /// The connected peers.
@@ -242,6 +296,26 @@ impl NodeApi {
     /// Closes every connection to a peer.
     pub async fn p2p_disconnect(&self, request: DisconnectRequest) -> Result<(), ApiError> {
         self.mesh()?.disconnect(request.peer.trim()).await.map_err(Into::into)
+    }
+}
+
+fn traffic(traffic: fog_mesh::Traffic) -> MeshTraffic {
+    MeshTraffic {
+        topics: traffic
+            .topics
+            .into_iter()
+            .map(|t| TopicTraffic {
+                topic: t.topic,
+                messages_in: t.messages_in,
+                bytes_in: t.bytes_in,
+                messages_out: t.messages_out,
+                bytes_out: t.bytes_out,
+                rejected: t.rejected,
+            })
+            .collect(),
+        requests_sent: traffic.requests_sent,
+        requests_received: traffic.requests_received,
+        requests_failed: traffic.requests_failed,
     }
 }
 

@@ -176,6 +176,10 @@ pub struct Settings {
     pub api_addr: String,
     pub data_dir: String,
     pub config_file: Option<String>,
+    /// Whether mDNS looks for peers on the local network now.
+    pub lan_discovery: bool,
+    /// Whether LAN discovery can be switched here (false when the mesh is not running).
+    pub lan_discovery_editable: bool,
 }
 
 /// A change to the settings; absent fields stay as they are.
@@ -183,6 +187,8 @@ pub struct Settings {
 #[serde(default, deny_unknown_fields)]
 pub struct SettingsUpdate {
     pub log_level: Option<String>,
+    /// Switches LAN discovery until the node stops; `mesh.lan_discovery` in the config file keeps it.
+    pub lan_discovery: Option<bool>,
 }
 
 /// An error as the UI shows it.
@@ -215,6 +221,85 @@ pub struct MeshStats {
     pub outbound: u32,
     /// Bootstrap addresses from the configuration.
     pub bootstrap: Vec<String>,
+    /// Whether mDNS looks for peers on the local network.
+    pub lan_discovery: bool,
+    /// Peers in the peer book, connected or not.
+    pub known_peers: u32,
+    pub traffic: MeshTraffic,
+}
+
+/// Gossip and request counts since the node started.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct MeshTraffic {
+    /// Per gossip topic, sorted by name.
+    pub topics: Vec<TopicTraffic>,
+    #[ts(type = "number")]
+    pub requests_sent: u64,
+    #[ts(type = "number")]
+    pub requests_received: u64,
+    #[ts(type = "number")]
+    pub requests_failed: u64,
+}
+
+/// Gossip counts of one topic.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct TopicTraffic {
+    pub topic: String,
+    /// Messages from other nodes that passed validation.
+    #[ts(type = "number")]
+    pub messages_in: u64,
+    #[ts(type = "number")]
+    pub bytes_in: u64,
+    /// Messages this node published.
+    #[ts(type = "number")]
+    pub messages_out: u64,
+    #[ts(type = "number")]
+    pub bytes_out: u64,
+    /// Messages dropped as oversized or malformed.
+    #[ts(type = "number")]
+    pub rejected: u64,
+}
+
+/// A peer from the peer book.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct KnownPeer {
+    pub peer_id: String,
+    /// Listen addresses the peer announced.
+    pub addresses: Vec<String>,
+    #[ts(type = "number")]
+    pub first_seen_ms: i64,
+    #[ts(type = "number")]
+    pub last_seen_ms: i64,
+    /// Last ping round trip, milliseconds.
+    pub last_latency_ms: Option<f64>,
+    /// Failed dials since the last connection.
+    pub failures: u32,
+    pub connected: bool,
+}
+
+/// The mesh as this node sees it: itself, its peers, and the peers they report.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct MeshTopology {
+    pub nodes: Vec<TopologyNode>,
+    pub edges: Vec<TopologyEdge>,
+    /// Connected peers that did not answer in time.
+    pub unanswered: Vec<String>,
+}
+
+/// A node of the topology graph.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct TopologyNode {
+    pub peer_id: String,
+    pub this_node: bool,
+    /// Connected to this node directly.
+    pub connected: bool,
+}
+
+/// A connection between two nodes.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct TopologyEdge {
+    pub a: String,
+    pub b: String,
 }
 
 /// A connected peer.

@@ -76,6 +76,9 @@ struct NodeArgs {
     /// Peer to dial at start (repeatable), e.g. /ip4/127.0.0.1/tcp/7421/p2p/12D3KooW…. Env: FOG_MESH_BOOTSTRAP.
     #[arg(long, value_name = "MULTIADDR")]
     bootstrap: Vec<String>,
+    /// Find peers on the local network with mDNS (sends multicast). Env: FOG_LAN_DISCOVERY=1.
+    #[arg(long)]
+    lan_discovery: bool,
 }
 
 #[derive(Args)]
@@ -119,6 +122,7 @@ fn run_node(args: NodeArgs) -> anyhow::Result<()> {
         log_level: args.log.clone(),
         mesh_listen: non_empty(&args.mesh_listen),
         mesh_bootstrap: non_empty(&args.bootstrap),
+        lan_discovery: args.lan_discovery,
         ..overrides(&args.config)
     };
     let config = Config::load(&overrides)?;

@@ -146,8 +146,20 @@ log_level_editable: boolean,
 /**
  * Address the HTTP API is configured to listen on.
  */
-api_addr: string, data_dir: string, config_file: string | null, };
-export type SettingsUpdate = { log_level: string | null, };
+api_addr: string, data_dir: string, config_file: string | null, 
+/**
+ * Whether mDNS looks for peers on the local network now.
+ */
+lan_discovery: boolean, 
+/**
+ * Whether LAN discovery can be switched here (false when the mesh is not running).
+ */
+lan_discovery_editable: boolean, };
+export type SettingsUpdate = { log_level: string | null, 
+/**
+ * Switches LAN discovery until the node stops; `mesh.lan_discovery` in the config file keeps it.
+ */
+lan_discovery: boolean | null, };
 export type ApiError = { 
 /**
  * Stable snake_case code, e.g. `unauthorized`, `invalid_input`.
@@ -166,7 +178,33 @@ listen_addrs: Array<string>, connected_peers: number, inbound: number, outbound:
 /**
  * Bootstrap addresses from the configuration.
  */
-bootstrap: Array<string>, };
+bootstrap: Array<string>, 
+/**
+ * Whether mDNS looks for peers on the local network.
+ */
+lan_discovery: boolean, 
+/**
+ * Peers in the peer book, connected or not.
+ */
+known_peers: number, traffic: MeshTraffic, };
+export type MeshTraffic = { 
+/**
+ * Per gossip topic, sorted by name.
+ */
+topics: Array<TopicTraffic>, requests_sent: number, requests_received: number, requests_failed: number, };
+export type TopicTraffic = { topic: string, 
+/**
+ * Messages from other nodes that passed validation.
+ */
+messages_in: number, bytes_in: number, 
+/**
+ * Messages this node published.
+ */
+messages_out: number, bytes_out: number, 
+/**
+ * Messages dropped as oversized or malformed.
+ */
+rejected: number, };
 export type MeshPeer = { peer_id: string, 
 /**
  * Remote multiaddr of the connection.
@@ -180,6 +218,30 @@ latency_ms: number | null, connected_since_ms: number,
  * Protocols the peer announced.
  */
 protocols: Array<string>, };
+export type KnownPeer = { peer_id: string, 
+/**
+ * Listen addresses the peer announced.
+ */
+addresses: Array<string>, first_seen_ms: number, last_seen_ms: number, 
+/**
+ * Last ping round trip, milliseconds.
+ */
+last_latency_ms: number | null, 
+/**
+ * Failed dials since the last connection.
+ */
+failures: number, connected: boolean, };
+export type MeshTopology = { nodes: Array<TopologyNode>, edges: Array<TopologyEdge>, 
+/**
+ * Connected peers that did not answer in time.
+ */
+unanswered: Array<string>, };
+export type TopologyNode = { peer_id: string, this_node: boolean, 
+/**
+ * Connected to this node directly.
+ */
+connected: boolean, };
+export type TopologyEdge = { a: string, b: string, };
 export type ConnectRequest = { 
 /**
  * Multiaddr, e.g. `/ip4/127.0.0.1/tcp/7421/p2p/12D3KooW…`.
