@@ -55,7 +55,11 @@ pub fn init(filter: &str, data_dir: &Path) -> anyhow::Result<LogGuard> {
     let (filter_layer, handle) = reload::Layer::new(env_filter);
     tracing_subscriber::registry()
         .with(filter_layer)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_writer(std::io::stderr),
+        )
         .with(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(file_writer))
         .try_init()?;
     let _ = CONTROL.set(LogControl { handle, current: Mutex::new(filter.to_owned()), dir });

@@ -3,11 +3,15 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use fog_node::api::types::{ApiError, Health, MeshPeer, MeshStats, NodeInfo, ServiceState};
+use fog_node::api::types::{Health, MeshPeer, MeshStats, NodeInfo, ServiceState};
 use fog_node::{logging, Config, Node, Overrides};
+
+use client::NodeClient;
+
+mod client;
+mod testnet;
 
 #[derive(Parser)]
 #[command(name = "fog", version, about = "Fog Compute: a fog-computing node for Linux laptops and servers.")]
@@ -24,6 +28,8 @@ enum Command {
     Status(StatusArgs),
     /// The mesh of a running node: its addresses and peers; connect or disconnect peers.
     P2p(P2pArgs),
+    /// Start N nodes on 127.0.0.1 that find each other; Ctrl-C stops them all.
+    Testnet(testnet::TestnetArgs),
 }
 
 #[derive(Args)]
@@ -96,6 +102,7 @@ fn main() -> ExitCode {
         Command::Node(args) => run_node(args),
         Command::Status(args) => status(args),
         Command::P2p(args) => p2p(args),
+        Command::Testnet(args) => testnet::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -162,65 +169,8 @@ async fn wait_for_stop_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A client of a running node's HTTP API, found through the same config as `fog node`.
-struct NodeClient {
-    base: String,
-    token: String,
-    agent: ureq::Agent,
-}
-
-impl NodeClient {
-    fn new(args: &ConfigArgs) -> anyhow::Result<Self> {
-        let config = Config::load(&overrides(args))?;
-        let token_path = config.data_dir.join(fog_node::token::TOKEN_FILE);
-        let token = std::fs::read_to_string(&token_path).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot read the API token {}: {e} (has a node run with this data dir?)",
-                token_path.display()
-            )
-        })?;
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(5)))
-            .build()
-            .into();
-        Ok(Self { base: format!("http://{}", config.api.addr), token: token.trim().to_owned(), agent })
-    }
-
-    fn get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
-        let request =
-            self.agent.get(format!("{}{path}", self.base)).header("Authorization", format!("Bearer {}", self.token));
-        self.answer(request.call())
-    }
-
-    fn post(&self, path: &str, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
-        let request =
-            self.agent.post(format!("{}{path}", self.base)).header("Authorization", format!("Bearer {}", self.token));
-        self.answer(request.send_json(body))
-    }
-
-    fn answer(
-        &self,
-        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> anyhow::Result<serde_json::Value> {
-        let base = &self.base;
-        let mut response =
-            response.map_err(|e| anyhow::anyhow!("no node answers at {base}: {e} (start one with `fog node`)"))?;
-        let status = response.status();
-        if status == ureq::http::StatusCode::NO_CONTENT {
-            return Ok(serde_json::Value::Null);
-        }
-        let body: serde_json::Value = response.body_mut().read_json()?;
-        if !status.is_success() {
-            let err: ApiError = serde_json::from_value(body)?;
-            anyhow::bail!("{}", err.message);
-        }
-        Ok(body)
-    }
-}
-
 fn status(args: StatusArgs) -> anyhow::Result<()> {
-    let client = NodeClient::new(&args.config)?;
+    let client = NodeClient::from_config(&Config::load(&overrides(&args.config))?)?;
     let info = client.get("/api/node")?;
     let health = client.get("/api/health")?;
     if args.json {
@@ -250,7 +200,7 @@ fn status(args: StatusArgs) -> anyhow::Result<()> {
 }
 
 fn p2p(args: P2pArgs) -> anyhow::Result<()> {
-    let client = NodeClient::new(&args.config)?;
+    let client = NodeClient::from_config(&Config::load(&overrides(&args.config))?)?;
     match args.command {
         P2pCommand::Status => {
             let stats: MeshStats = serde_json::from_value(client.get("/api/p2p/stats")?)?;

@@ -1,0 +1,185 @@
+//! `fog testnet` and `fog node` as processes on 127.0.0.1: five nodes connect, SIGTERM stops
+//! them all, identities persist in the reused data dirs, a killed node is reported down and
+//! comes back with the same peer id through its peer book, and a crash under the testnet stops
+//! the rest and names the node.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const FOG: &str = env!("CARGO_BIN_EXE_fog");
+const NODES: usize = 5;
+/// The bound for the others to notice a killed node.
+const DOWN_WITHIN: Duration = Duration::from_secs(15);
+/// Generous bound for starting and connecting debug builds.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Port bases per test, spread by process id so parallel runs on one machine rarely collide.
+fn base_port(test: u16) -> u16 {
+    20_000 + (std::process::id() % 150) as u16 * 250 + test * 120
+}
+
+struct Testnet {
+    child: Child,
+    report: Value,
+}
+
+fn start_testnet(dir: &Path, base: u16) -> Testnet {
+    let mut child = Command::new(FOG)
+        .args(["testnet", "--nodes", &NODES.to_string(), "--base-port", &base.to_string(), "--json", "--dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fog testnet starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("a JSON line");
+    if line.is_empty() {
+        let mut stderr = String::new();
+        child.stderr.take().expect("stderr").read_to_string(&mut stderr).unwrap();
+        panic!("fog testnet printed nothing: {stderr}");
+    }
+    let report: Value = serde_json::from_str(&line).expect("one JSON document");
+    Testnet { child, report }
+}
+
+fn nodes(report: &Value) -> &Vec<Value> {
+    report["nodes"].as_array().expect("nodes")
+}
+
+fn get(node: &Value, path: &str) -> Option<Value> {
+    let token = std::fs::read_to_string(node["token_file"].as_str()?).ok()?;
+    let url = format!("{}{path}", node["api_url"].as_str()?);
+    let mut response = ureq::get(&url).header("Authorization", format!("Bearer {}", token.trim())).call().ok()?;
+    response.body_mut().read_json().ok()
+}
+
+fn peer_ids(node: &Value) -> Option<Vec<String>> {
+    let peers = get(node, "/api/p2p/peers")?;
+    Some(peers.as_array()?.iter().filter_map(|p| p["peer_id"].as_str().map(str::to_owned)).collect())
+}
+
+fn wait_until(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} within {within:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "process still running after {within:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn alive(pid: u64) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+}
+
+fn signal(pid: u32, signal: &str) {
+    assert!(Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success());
+}
+
+fn start_node(config: &Path) -> Child {
+    Command::new(FOG)
+        .args(["node", "--config"])
+        .arg(config)
+        .env_remove("FOG_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("fog node starts")
+}
+
+#[test]
+fn testnet_connects_stops_cleanly_and_nodes_come_back_after_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut testnet = start_testnet(dir.path(), base_port(0));
+    let report = testnet.report.clone();
+    let all: Vec<String> = nodes(&report).iter().map(|n| n["peer_id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(all.len(), NODES);
+    for (i, node) in nodes(&report).iter().enumerate() {
+        let mut peers = peer_ids(node).expect("the node answers");
+        peers.sort();
+        let mut others: Vec<String> = all.iter().filter(|p| **p != all[i]).cloned().collect();
+        others.sort();
+        assert_eq!(peers, others, "node {} sees the other four", i + 1);
+    }
+
+    // SIGTERM (as Ctrl-C) stops every node and the testnet itself, cleanly.
+    signal(testnet.child.id(), "-TERM");
+    assert!(wait_exit(&mut testnet.child, WAIT).success());
+    for node in nodes(&report) {
+        assert!(!alive(node["pid"].as_u64().unwrap()), "node {} stopped", node["node"]);
+    }
+
+    // The same data dirs, started as plain nodes: the same identities, connected again.
+    let config = |i: usize| dir.path().join(format!("node-{}", i + 1)).join("testnet.toml");
+    let mut children: Vec<Child> = (0..NODES).map(|i| start_node(&config(i))).collect();
+    wait_until(WAIT, "the restarted nodes reconnect", || {
+        nodes(&report).iter().all(|n| peer_ids(n).is_some_and(|p| p.len() == NODES - 1))
+    });
+    for (node, peer) in nodes(&report).iter().zip(&all) {
+        assert_eq!(get(node, "/api/node").unwrap()["peer_id"], *peer, "identity kept");
+    }
+
+    // Kill the last node: the others report it down in time.
+    let last = NODES - 1;
+    children[last].kill().unwrap();
+    children[last].wait().unwrap();
+    wait_until(DOWN_WITHIN, "the others report the killed node down", || {
+        nodes(&report)[..last].iter().all(|n| peer_ids(n).is_some_and(|p| !p.contains(&all[last])))
+    });
+
+    // Back with the same data dir and no bootstrap address: its peer book reconnects it.
+    let without_bootstrap = dir.path().join("node-5").join("restart.toml");
+    let text = std::fs::read_to_string(config(last)).unwrap();
+    let text = text.lines().map(|l| if l.starts_with("bootstrap") { "bootstrap = []" } else { l }).collect::<Vec<_>>();
+    std::fs::write(&without_bootstrap, text.join("\n")).unwrap();
+    children[last] = start_node(&without_bootstrap);
+    wait_until(WAIT, "the restarted node reconnects to all four", || {
+        peer_ids(&nodes(&report)[last]).is_some_and(|p| p.len() == NODES - 1)
+    });
+    assert_eq!(get(&nodes(&report)[last], "/api/node").unwrap()["peer_id"], all[last].as_str());
+    let known = get(&nodes(&report)[last], "/api/p2p/known").unwrap();
+    assert_eq!(known.as_array().unwrap().len(), NODES - 1, "the peer book knows the other four");
+
+    for child in &mut children {
+        signal(child.id(), "-TERM");
+        assert!(wait_exit(child, WAIT).success());
+    }
+}
+
+#[test]
+fn a_crashed_node_stops_the_testnet_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut testnet = start_testnet(dir.path(), base_port(1));
+    let report = testnet.report.clone();
+    let third = &nodes(&report)[2];
+    signal(third["pid"].as_u64().unwrap() as u32, "-KILL");
+    let status = wait_exit(&mut testnet.child, WAIT);
+    assert!(!status.success());
+    let mut stderr = String::new();
+    testnet.child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains("node 3 (pid"), "{stderr}");
+    for node in nodes(&report) {
+        assert!(!alive(node["pid"].as_u64().unwrap()), "node {} stopped", node["node"]);
+    }
+}
+
+#[test]
+fn bad_arguments_are_refused() {
+    let output = Command::new(FOG).args(["testnet", "--nodes", "1"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--nodes must be between 2"));
+}
