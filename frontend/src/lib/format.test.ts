@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   compactJson,
+  formatAgo,
   formatBytes,
   formatCount,
   formatDateTime,
@@ -61,6 +62,24 @@ describe("timestamps", () => {
     const ms = new Date(2024, 0, 5, 7, 8, 9).getTime();
     expect(formatTime(ms)).toBe("07:08:09");
     expect(formatDateTime(ms)).toBe("2024-01-05 07:08:09");
+  });
+});
+
+describe("formatAgo", () => {
+  const now = 1_000_000_000;
+
+  it("says how long ago, in the largest whole unit", () => {
+    expect(formatAgo(now - 500, now)).toBe("just now");
+    expect(formatAgo(now - 42_000, now)).toBe("42s ago");
+    expect(formatAgo(now - 5 * 60_000 - 59_000, now)).toBe("5m ago");
+    expect(formatAgo(now - 3 * 3_600_000, now)).toBe("3h ago");
+    expect(formatAgo(now - 47 * 3_600_000, now)).toBe("47h ago");
+    expect(formatAgo(now - 3 * 86_400_000, now)).toBe("3d ago");
+  });
+
+  it("never says the future", () => {
+    expect(formatAgo(now + 10_000, now)).toBe("just now");
+    expect(formatAgo(Number.NaN, now)).toBe("—");
   });
 });
 

@@ -69,6 +69,20 @@ export function formatDateTime(ms: number): string {
   return `${date} ${formatTime(ms)}`;
 }
 
+/** How long before `nowMs` a Unix time in milliseconds was: "just now", "42s ago", "5m ago", "3h ago", "2d ago". */
+export function formatAgo(ms: number, nowMs: number): string {
+  const seconds = Math.floor((nowMs - ms) / 1000);
+  if (!Number.isFinite(seconds)) return "—";
+  // A clock running behind the node's reads as "just now" rather than the future.
+  if (seconds < 1) return "just now";
+  if (seconds < 60) return `${seconds}s ago`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h ago`;
+  return `${Math.floor(hours / 24)}d ago`;
+}
+
 /** Shortens long identifiers to their head and tail ("12D3Ko…x9QmZa"). */
 export function shortId(id: string, head = 6, tail = 6): string {
   return id.length <= head + tail + 1 ? id : `${id.slice(0, head)}…${id.slice(-tail)}`;

@@ -5,12 +5,9 @@ import {
   averageLatency,
   connectedFor,
   isMeshEvent,
-  latencyTone,
-  linkWidth,
   meshSample,
   sampleColumns,
   sortPeers,
-  starLayout,
   type MeshSample,
 } from "./mesh";
 
@@ -22,8 +19,6 @@ const peer = (peer_id: string, latency_ms: number | null, connected_since_ms = 0
   connected_since_ms,
   protocols: [],
 });
-
-const round1 = (value: number) => Math.round(value * 10) / 10;
 
 const event = (topic: string, kind: string): Event => ({ id: 1, ts_ms: 0, topic, kind, data: {} });
 
@@ -108,91 +103,5 @@ describe("samples", () => {
       [1, 4],
       [null, 7.5],
     ]);
-  });
-});
-
-describe("link styling", () => {
-  it("colours by latency", () => {
-    expect(latencyTone(null)).toBe("unknown");
-    expect(latencyTone(0.4)).toBe("ok");
-    expect(latencyTone(49.9)).toBe("ok");
-    expect(latencyTone(50)).toBe("warn");
-    expect(latencyTone(199)).toBe("warn");
-    expect(latencyTone(200)).toBe("bad");
-  });
-
-  it("draws faster links wider", () => {
-    expect(linkWidth(0)).toBe(4);
-    expect(linkWidth(150)).toBeCloseTo(2.75);
-    expect(linkWidth(300)).toBe(1.5);
-    expect(linkWidth(5_000)).toBe(1.5);
-    expect(linkWidth(-1)).toBe(4);
-    expect(linkWidth(null)).toBe(1);
-    expect(linkWidth(10)).toBeGreaterThan(linkWidth(100));
-  });
-});
-
-describe("starLayout", () => {
-  it("has only the centre without peers", () => {
-    const layout = starLayout([], 400, 300);
-    expect(layout.centre).toEqual({ x: 200, y: 150 });
-    expect(layout.radius).toBe(122);
-    expect(layout.nodes).toEqual([]);
-  });
-
-  it("puts an odd number of peers evenly on a circle, first at the top, clockwise", () => {
-    const id = "12D3KooWAbCdEfGhIjKlMnOpQrStUvWxYz";
-    const peers = [peer(id, 10), peer("b", 120), peer("c", null)];
-    const { centre, radius, nodes } = starLayout(peers, 400, 300);
-    expect(nodes[0]).toMatchObject({ x: 200, y: 150 - radius, anchor: "middle" });
-    expect(nodes[1]?.x).toBeGreaterThan(centre.x);
-    expect(nodes[1]?.y).toBeGreaterThan(centre.y);
-    expect(nodes[1]?.anchor).toBe("start");
-    expect(nodes[2]?.x).toBeLessThan(centre.x);
-    expect(nodes[2]?.anchor).toBe("end");
-    expect(nodes[0]).toMatchObject({ peer_id: id, label: "12D3Ko…UvWxYz", tone: "ok", latency_ms: 10 });
-    expect(nodes.map((n) => n.tone)).toEqual(["ok", "warn", "unknown"]);
-    expect(nodes.map((n) => n.width)).toEqual([10, 120, null].map(linkWidth));
-  });
-
-  it("turns an even number of peers half a step so none sits below this node's label", () => {
-    const { centre, radius, nodes } = starLayout(["a", "b", "c", "d"].map((id) => peer(id, 1)), 400, 300);
-    const offset = round1(radius * Math.SQRT1_2);
-    expect(nodes.map((n) => [round1(n.x - centre.x), round1(n.y - centre.y)])).toEqual([
-      [offset, -offset],
-      [offset, offset],
-      [-offset, offset],
-      [-offset, -offset],
-    ]);
-    const two = starLayout([peer("a", 1), peer("b", 1)], 400, 300);
-    expect(two.nodes.map((n) => [n.x, n.y])).toEqual([
-      [200 + two.radius, 150],
-      [200 - two.radius, 150],
-    ]);
-  });
-
-  it("places every node on the circle with its label further out on the same ray", () => {
-    const { centre, radius, nodes } = starLayout(
-      Array.from({ length: 5 }, (_, i) => peer(`p${i}`, i)),
-      480,
-      320,
-    );
-    for (const node of nodes) {
-      expect(Math.hypot(node.x - centre.x, node.y - centre.y)).toBeCloseTo(radius, 0);
-      expect(Math.hypot(node.labelAt.x - centre.x, node.labelAt.y - centre.y)).toBeGreaterThan(radius);
-    }
-  });
-
-  it("keeps every node inside the drawing", () => {
-    const peers = Array.from({ length: 7 }, (_, i) => peer(`p${i}`, i * 40));
-    const { nodes } = starLayout(peers, 480, 320);
-    for (const node of nodes) {
-      for (const point of [node, node.labelAt]) {
-        expect(point.x).toBeGreaterThanOrEqual(0);
-        expect(point.x).toBeLessThanOrEqual(480);
-        expect(point.y).toBeGreaterThanOrEqual(0);
-        expect(point.y).toBeLessThanOrEqual(320);
-      }
-    }
   });
 });

@@ -1,5 +1,5 @@
 import type { Event, MeshPeer } from "./api/client";
-import { formatDuration, shortId } from "./format";
+import { formatDuration } from "./format";
 
 /**
  * Events after which the peer list is out of date. The node publishes
@@ -64,93 +64,4 @@ export function sampleColumns(
   pick: (sample: MeshSample) => number | null,
 ): [number[], (number | null)[]] {
   return [samples.map((s) => s.t_s), samples.map(pick)];
-}
-
-/** Colour family of a link: "unknown" until the first ping. */
-export type LatencyTone = "ok" | "warn" | "bad" | "unknown";
-
-/** Round trips below this are drawn as good links. */
-export const GOOD_LATENCY_MS = 50;
-/** Round trips from this on are drawn as poor links. */
-export const POOR_LATENCY_MS = 200;
-
-export function latencyTone(ms: number | null): LatencyTone {
-  if (ms === null || !Number.isFinite(ms)) return "unknown";
-  if (ms < GOOD_LATENCY_MS) return "ok";
-  if (ms < POOR_LATENCY_MS) return "warn";
-  return "bad";
-}
-
-const WIDEST_LINK = 4;
-const NARROWEST_LINK = 1.5;
-/** Latency at and above which a link is drawn at its narrowest. */
-const NARROWEST_AT_MS = 300;
-
-/** Stroke width of a link: wide for fast peers, narrow for slow ones, 1 when not yet pinged. */
-export function linkWidth(ms: number | null): number {
-  if (ms === null || !Number.isFinite(ms)) return 1;
-  const slowness = Math.min(Math.max(ms, 0), NARROWEST_AT_MS) / NARROWEST_AT_MS;
-  return WIDEST_LINK - (WIDEST_LINK - NARROWEST_LINK) * slowness;
-}
-
-export type Point = { x: number; y: number };
-
-export type StarNode = Point & {
-  peer_id: string;
-  label: string;
-  latency_ms: number | null;
-  tone: LatencyTone;
-  width: number;
-  /** Where the label goes, just outside the node on the same ray. */
-  labelAt: Point;
-  anchor: "start" | "middle" | "end";
-};
-
-export type StarLayout = {
-  width: number;
-  height: number;
-  centre: Point;
-  radius: number;
-  nodes: StarNode[];
-};
-
-/** Space left around the circle of peers for their labels. */
-const LABEL_MARGIN_Y = 28;
-const LABEL_GAP = 13;
-
-const round = (value: number) => Math.round(value * 10) / 10;
-
-/**
- * A star of this node and its peers: this node in the centre, the peers evenly
- * on a circle around it, clockwise in the order given from the top. No peer sits
- * straight below the centre, where this node's own label goes: an odd number of
- * peers starts at the top, an even number half a step past it.
- */
-export function starLayout(peers: readonly MeshPeer[], width: number, height: number): StarLayout {
-  const centre = { x: width / 2, y: height / 2 };
-  const radius = Math.max(0, Math.min(width, height) / 2 - LABEL_MARGIN_Y);
-  const step = (2 * Math.PI) / Math.max(1, peers.length);
-  const start = -Math.PI / 2 + (peers.length % 2 === 0 ? step / 2 : 0);
-  const nodes = peers.map((peer, index): StarNode => {
-    const angle = start + step * index;
-    const cos = Math.cos(angle);
-    const sin = Math.sin(angle);
-    const labelRadius = radius + LABEL_GAP;
-    return {
-      peer_id: peer.peer_id,
-      label: shortId(peer.peer_id),
-      latency_ms: peer.latency_ms,
-      tone: latencyTone(peer.latency_ms),
-      width: linkWidth(peer.latency_ms),
-      x: round(centre.x + radius * cos),
-      y: round(centre.y + radius * sin),
-      labelAt: {
-        x: round(centre.x + labelRadius * cos),
-        // Labels above or below the circle sit clear of the node rather than across it.
-        y: round(centre.y + labelRadius * sin + (Math.abs(sin) > 0.9 ? Math.sign(sin) * 4 : 0)),
-      },
-      anchor: cos > 0.3 ? "start" : cos < -0.3 ? "end" : "middle",
-    };
-  });
-  return { width, height, centre, radius, nodes };
 }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { coalesce, poll } from "./poll";
+import { coalesce, poll, singleFlight } from "./poll";
 
 describe("poll", () => {
   beforeEach(() => {
@@ -70,6 +70,31 @@ describe("coalesce", () => {
     trigger();
     await settle();
     trigger();
+    expect(task).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe("singleFlight", () => {
+  it("lets calls during a run share it, and starts afresh after", async () => {
+    const finishes: ((value: number) => void)[] = [];
+    const task = vi.fn(() => new Promise<number>((resolve) => finishes.push(resolve)));
+    const run = singleFlight(task);
+    const first = run();
+    const second = run();
+    expect(task).toHaveBeenCalledTimes(1);
+    finishes[0]?.(1);
+    await expect(Promise.all([first, second])).resolves.toEqual([1, 1]);
+    const third = run();
+    expect(task).toHaveBeenCalledTimes(2);
+    finishes[1]?.(2);
+    await expect(third).resolves.toBe(2);
+  });
+
+  it("starts afresh after a failed run", async () => {
+    const task = vi.fn(() => Promise.reject(new Error("down")));
+    const run = singleFlight(task);
+    await expect(run()).rejects.toThrow("down");
+    await expect(run()).rejects.toThrow("down");
     expect(task).toHaveBeenCalledTimes(2);
   });
 });

@@ -49,3 +49,17 @@ export function coalesce(task: () => Promise<unknown>): () => void {
     else void run();
   };
 }
+
+/**
+ * Wraps `task` so that a call made while it runs joins that run rather than
+ * starting another: at most one is in flight however many callers there are.
+ */
+export function singleFlight<T>(task: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | null = null;
+  return () => {
+    running ??= task().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+}

@@ -186,8 +186,10 @@ pub struct Settings {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, TS, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SettingsUpdate {
+    #[ts(optional = nullable)]
     pub log_level: Option<String>,
     /// Switches LAN discovery until the node stops; `mesh.lan_discovery` in the config file keeps it.
+    #[ts(optional = nullable)]
     pub lan_discovery: Option<bool>,
 }
 

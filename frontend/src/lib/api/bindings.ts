@@ -155,11 +155,11 @@ lan_discovery: boolean,
  * Whether LAN discovery can be switched here (false when the mesh is not running).
  */
 lan_discovery_editable: boolean, };
-export type SettingsUpdate = { log_level: string | null, 
+export type SettingsUpdate = { log_level?: string | null, 
 /**
  * Switches LAN discovery until the node stops; `mesh.lan_discovery` in the config file keeps it.
  */
-lan_discovery: boolean | null, };
+lan_discovery?: boolean | null, };
 export type ApiError = { 
 /**
  * Stable snake_case code, e.g. `unauthorized`, `invalid_input`.

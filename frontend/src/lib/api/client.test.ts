@@ -22,6 +22,8 @@ class FakeTransport implements Transport {
   updateSettings = vi.fn(() => this.#answer({} as never));
   meshStats = vi.fn(() => this.#answer({} as never));
   meshPeers = vi.fn(() => this.#answer([]));
+  meshKnownPeers = vi.fn(() => this.#answer([]));
+  meshTopology = vi.fn(() => this.#answer({ nodes: [], edges: [], unanswered: [] }));
   meshConnect = vi.fn(() => this.#answer(undefined));
   meshDisconnect = vi.fn(() => this.#answer(undefined));
 
@@ -54,6 +56,8 @@ describe("FogClient", () => {
   it("passes mesh requests to the transport", async () => {
     const { client, transport } = setup();
     await expect(client.meshPeers()).resolves.toEqual([]);
+    await expect(client.meshKnownPeers()).resolves.toEqual([]);
+    await expect(client.meshTopology()).resolves.toEqual({ nodes: [], edges: [], unanswered: [] });
     await expect(client.meshConnect({ addr: "/ip4/10.0.0.2/tcp/7421" })).resolves.toBeUndefined();
     await expect(client.meshDisconnect({ peer: "12D3KooWpeer" })).resolves.toBeUndefined();
     expect(transport.meshConnect).toHaveBeenCalledWith({ addr: "/ip4/10.0.0.2/tcp/7421" });

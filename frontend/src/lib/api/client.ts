@@ -6,10 +6,12 @@ import type {
   Event,
   EventsQuery,
   Health,
+  KnownPeer,
   LogTail,
   LogsQuery,
   MeshPeer,
   MeshStats,
+  MeshTopology,
   NodeInfo,
   Settings,
   SettingsUpdate,
@@ -125,6 +127,19 @@ export class FogClient {
 
   meshPeers(): Promise<MeshPeer[]> {
     return this.#call(() => this.#transport.meshPeers());
+  }
+
+  /** The peer book: every peer this node has met, connected or not, most recently seen first. */
+  meshKnownPeers(): Promise<KnownPeer[]> {
+    return this.#call(() => this.#transport.meshKnownPeers());
+  }
+
+  /**
+   * The mesh as far as this node can see: it asks each connected peer for its peers,
+   * so the answer takes up to a few seconds. Poll it sparingly and one at a time.
+   */
+  meshTopology(): Promise<MeshTopology> {
+    return this.#call(() => this.#transport.meshTopology());
   }
 
   /** Resolves once the node has started dialling; the peer appears with a `mesh.peer_connected` event. */

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Event } from "./bindings";
+import type { Event, KnownPeer, MeshStats, MeshTopology } from "./bindings";
 import {
   HttpTransport,
   OFFLINE_AFTER_FAILURES,
@@ -63,10 +63,15 @@ describe("HTTP requests", () => {
 
   it("sends settings updates as JSON with PUT", async () => {
     const { http, calls } = transport(() => json(200, { log_level: "debug" }));
-    await expect(http.updateSettings({ log_level: "debug" })).resolves.toEqual({ log_level: "debug" });
-    expect(calls[0]?.init.method).toBe("PUT");
-    expect(calls[0]?.init.body).toBe('{"log_level":"debug"}');
-    expect(headerOf(calls[0], "Content-Type")).toBe("application/json");
+    await expect(http.updateSettings({ log_level: "debug" })).resolves.toEqual({
+      log_level: "debug",
+    });
+    await http.updateSettings({ lan_discovery: true });
+    expect(calls.map((c) => `${c.init.method} ${c.url} ${String(c.init.body)}`)).toEqual([
+      'PUT http://node.test/api/settings {"log_level":"debug"}',
+      'PUT http://node.test/api/settings {"lan_discovery":true}',
+    ]);
+    for (const call of calls) expect(headerOf(call, "Content-Type")).toBe("application/json");
   });
 
   it("passes the node's error body through", async () => {
@@ -77,22 +82,57 @@ describe("HTTP requests", () => {
     });
   });
 
-  it("reads mesh stats and peers from the p2p routes", async () => {
-    const stats = {
+  it("reads mesh stats, peers, known peers and topology from the p2p routes", async () => {
+    const stats: MeshStats = {
       peer_id: "12D3KooWself",
       listen_addrs: ["/ip4/127.0.0.1/tcp/7421/p2p/12D3KooWself"],
-      connected_peers: 0,
+      connected_peers: 1,
       inbound: 0,
-      outbound: 0,
+      outbound: 1,
       bootstrap: [],
+      lan_discovery: false,
+      known_peers: 1,
+      traffic: {
+        topics: [
+          { topic: "fog/1", messages_in: 2, bytes_in: 300, messages_out: 1, bytes_out: 120, rejected: 0 },
+        ],
+        requests_sent: 3,
+        requests_received: 1,
+        requests_failed: 0,
+      },
     };
-    const { http, calls } = transport((call) => json(200, call.url.endsWith("/stats") ? stats : []));
+    const known: KnownPeer[] = [
+      {
+        peer_id: "12D3KooWpeer",
+        addresses: ["/ip4/10.0.0.2/tcp/7421"],
+        first_seen_ms: 1_000,
+        last_seen_ms: 2_000,
+        last_latency_ms: 0.8,
+        failures: 0,
+        connected: true,
+      },
+    ];
+    const topology: MeshTopology = {
+      nodes: [
+        { peer_id: "12D3KooWself", this_node: true, connected: false },
+        { peer_id: "12D3KooWpeer", this_node: false, connected: true },
+      ],
+      edges: [{ a: "12D3KooWself", b: "12D3KooWpeer" }],
+      unanswered: [],
+    };
+    const answers: Record<string, unknown> = { stats, peers: [], known, topology };
+    const { http, calls } = transport((call) => json(200, answers[call.url.split("/").at(-1) ?? ""]));
     await expect(http.meshStats()).resolves.toEqual(stats);
     await expect(http.meshPeers()).resolves.toEqual([]);
+    await expect(http.meshKnownPeers()).resolves.toEqual(known);
+    await expect(http.meshTopology()).resolves.toEqual(topology);
     expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
       "GET http://node.test/api/p2p/stats",
       "GET http://node.test/api/p2p/peers",
+      "GET http://node.test/api/p2p/known",
+      "GET http://node.test/api/p2p/topology",
     ]);
+    for (const call of calls) expect(headerOf(call, "Authorization")).toBe("Bearer tok");
   });
 
   it("posts connect and disconnect as JSON and accepts 204 No Content", async () => {
@@ -119,10 +159,12 @@ describe("HTTP requests", () => {
       code: "invalid_input",
       message: '"nowhere" is not a multiaddr',
     });
-    await expect(http.meshPeers()).rejects.toEqual({
-      code: "unavailable",
-      message: "the mesh is not running: disabled in the configuration",
-    });
+    for (const request of [http.meshPeers(), http.meshKnownPeers(), http.meshTopology()]) {
+      await expect(request).rejects.toEqual({
+        code: "unavailable",
+        message: "the mesh is not running: disabled in the configuration",
+      });
+    }
   });
 
   it("maps a network failure to unreachable", async () => {

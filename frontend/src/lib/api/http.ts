@@ -6,10 +6,12 @@ import type {
   Event,
   EventsQuery,
   Health,
+  KnownPeer,
   LogTail,
   LogsQuery,
   MeshPeer,
   MeshStats,
+  MeshTopology,
   NodeInfo,
   Settings,
   SettingsUpdate,
@@ -171,6 +173,14 @@ export class HttpTransport implements Transport {
 
   meshPeers(): Promise<MeshPeer[]> {
     return this.#request("GET", "/api/p2p/peers");
+  }
+
+  meshKnownPeers(): Promise<KnownPeer[]> {
+    return this.#request("GET", "/api/p2p/known");
+  }
+
+  meshTopology(): Promise<MeshTopology> {
+    return this.#request("GET", "/api/p2p/topology");
   }
 
   meshConnect(request: ConnectRequest): Promise<void> {

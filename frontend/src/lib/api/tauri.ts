@@ -7,10 +7,12 @@ import type {
   Event,
   EventsQuery,
   Health,
+  KnownPeer,
   LogTail,
   LogsQuery,
   MeshPeer,
   MeshStats,
+  MeshTopology,
   NodeInfo,
   Settings,
   SettingsUpdate,
@@ -58,6 +60,14 @@ export class TauriTransport implements Transport {
 
   meshPeers(): Promise<MeshPeer[]> {
     return invoke("p2p_peers");
+  }
+
+  meshKnownPeers(): Promise<KnownPeer[]> {
+    return invoke("p2p_known");
+  }
+
+  meshTopology(): Promise<MeshTopology> {
+    return invoke("p2p_topology");
   }
 
   // The commands resolve to null on success.

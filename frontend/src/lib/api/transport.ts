@@ -6,10 +6,12 @@ import type {
   Event,
   EventsQuery,
   Health,
+  KnownPeer,
   LogTail,
   LogsQuery,
   MeshPeer,
   MeshStats,
+  MeshTopology,
   NodeInfo,
   Settings,
   SettingsUpdate,
@@ -37,6 +39,8 @@ export interface Transport {
   updateSettings(update: SettingsUpdate): Promise<Settings>;
   meshStats(): Promise<MeshStats>;
   meshPeers(): Promise<MeshPeer[]>;
+  meshKnownPeers(): Promise<KnownPeer[]>;
+  meshTopology(): Promise<MeshTopology>;
   /** Starts dialling; the connection itself arrives later as a `mesh.peer_connected` event. */
   meshConnect(request: ConnectRequest): Promise<void>;
   meshDisconnect(request: DisconnectRequest): Promise<void>;
