@@ -493,9 +493,8 @@ impl SwarmTask {
                     // The service answers on its own time; the answer comes back through `answers`.
                     let (reply, answer) = oneshot::channel();
                     let inbound = RawInbound { peer: peer.to_base58(), body: request.body, reply };
-                    if let Err(e) = handler.try_send(inbound) {
+                    if handler.try_send(inbound).is_err() {
                         let busy = WireResponse::Err(format!("{} is busy", request.protocol));
-                        drop(e);
                         let _ = self.swarm.behaviour_mut().rpc.send_response(channel, busy);
                         return;
                     }
