@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 use libp2p::metrics::{Metrics as Libp2pMetrics, Recorder};
@@ -30,6 +30,8 @@ const KAD_REFRESH: Duration = Duration::from_secs(30);
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Upper bound on a request the swarm itself keeps open; callers set their own, shorter one.
 const RPC_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a peer the user disconnected is kept away unless dialled again by address.
+const DISCONNECT_HOLD: Duration = Duration::from_secs(60);
 /// Below this many peers, every Identify triggers a DHT lookup.
 const SMALL_MESH: usize = 32;
 /// Gossip frames above this never decode. Smaller messages above the configured
@@ -78,6 +80,7 @@ pub(crate) async fn start(ed25519_secret: [u8; 32], config: MeshConfig) -> Resul
         traffic: traffic.clone(),
         max_message_size: config.max_message_size,
         metrics: libp2p_metrics,
+        held_off: HashMap::new(),
     };
     tokio::spawn(task.run(rx));
     Ok(Mesh { local_peer_id, commands, peer_events, streams, traffic, metrics: Arc::new(Mutex::new(registry)) })
@@ -199,6 +202,8 @@ struct SwarmTask {
     traffic: Arc<Counters>,
     max_message_size: usize,
     metrics: Libp2pMetrics,
+    /// Peers the user disconnected, refused until the instant given.
+    held_off: HashMap<PeerId, Instant>,
 }
 
 impl SwarmTask {
@@ -227,6 +232,10 @@ impl SwarmTask {
     fn handle_command(&mut self, command: Command) {
         match command {
             Command::Dial(addr, reply) => {
+                // Dialling a peer by its address ends a hold-off from an earlier disconnect.
+                if let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() {
+                    self.held_off.remove(&peer);
+                }
                 let result = self
                     .swarm
                     .dial(addr.clone())
@@ -235,6 +244,9 @@ impl SwarmTask {
             }
             Command::Disconnect(peer, reply) => {
                 let result = self.swarm.disconnect_peer_id(peer).map_err(|_| MeshError::NotConnected(peer.to_base58()));
+                if result.is_ok() {
+                    self.held_off.insert(peer, Instant::now() + DISCONNECT_HOLD);
+                }
                 let _ = reply.send(result);
             }
             Command::Subscribe(topic, sender, validator, reply) => {
@@ -318,7 +330,13 @@ impl SwarmTask {
     ) {
         self.metrics.record(&event);
         match event {
-            SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
+            SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, num_established, .. } => {
+                self.held_off.retain(|_, until| *until > Instant::now());
+                if self.held_off.contains_key(&peer_id) {
+                    // The user disconnected this peer; Kademlia or the peer must not undo that at once.
+                    self.swarm.close_connection(connection_id);
+                    return;
+                }
                 let address = endpoint.get_remote_address().to_string();
                 let outbound = endpoint.is_dialer();
                 if num_established.get() == 1 {
@@ -341,7 +359,8 @@ impl SwarmTask {
                     let _ = self.swarm.behaviour_mut().kad.bootstrap();
                 }
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+            // A connection closed at once because its peer is held off was never announced.
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } if self.peers.contains_key(&peer_id) => {
                 self.peers.remove(&peer_id);
                 self.emit(PeerEvent::Disconnected { peer: peer_id.to_base58() });
             }
