@@ -188,6 +188,8 @@ pub struct PeerInfo {
 pub struct Topology {
     /// Every peer id seen, this node first.
     pub nodes: Vec<String>,
+    /// This node's direct peers.
+    pub connected: Vec<String>,
     /// Connections, each pair sorted and listed once.
     pub edges: Vec<(String, String)>,
     /// Connected peers that did not say who they are connected to.
@@ -369,7 +371,8 @@ impl Mesh {
                 }
             }
         }
-        Ok(Topology { nodes, edges: edges.into_iter().collect(), unanswered })
+        let connected = peers.into_iter().map(|p| p.peer).collect();
+        Ok(Topology { nodes, connected, edges: edges.into_iter().collect(), unanswered })
     }
 
     /// Gossip and request counts since start.

@@ -261,12 +261,14 @@ impl NodeApi {
         let mesh = self.mesh()?;
         let topology = mesh.topology(TOPOLOGY_TIMEOUT).await?;
         let me = mesh.local_peer_id();
-        let direct: Vec<&String> =
-            topology.edges.iter().filter_map(|(a, b)| (*a == me).then_some(b).or((*b == me).then_some(a))).collect();
         let nodes = topology
             .nodes
             .iter()
-            .map(|p| TopologyNode { peer_id: p.clone(), this_node: *p == me, connected: direct.contains(&p) })
+            .map(|p| TopologyNode {
+                peer_id: p.clone(),
+                this_node: *p == me,
+                connected: topology.connected.contains(p),
+            })
             .collect();
         let edges = topology.edges.iter().map(|(a, b)| TopologyEdge { a: a.clone(), b: b.clone() }).collect();
         Ok(MeshTopology { nodes, edges, unanswered: topology.unanswered })
