@@ -52,6 +52,8 @@ pub struct HarvestSettings {
     /// Memory for jobs when idle / in use, % of the machine's RAM.
     pub ram_pct_idle: u32,
     pub ram_pct_in_use: u32,
+    /// Tokens asked per 10⁹ instructions (fuel) of donated work; 0 donates for free.
+    pub price_per_gigafuel: f64,
 }
 
 impl Default for HarvestSettings {
@@ -75,6 +77,7 @@ impl Default for HarvestSettings {
             windows: Vec::new(),
             ram_pct_idle: 75,
             ram_pct_in_use: 25,
+            price_per_gigafuel: 0.0,
         }
     }
 }
@@ -150,6 +153,9 @@ impl HarvestSettings {
         }
         if self.temperature_resume_c > self.temperature_stop_c {
             return Err(invalid("temperature_resume_c", "must be at most temperature_stop_c"));
+        }
+        if !(0.0..=1e9).contains(&self.price_per_gigafuel) {
+            return Err(invalid("price_per_gigafuel", format!("must be 0 to 10^9, got {}", self.price_per_gigafuel)));
         }
         if self.windows.len() > 32 {
             return Err(invalid("windows", "at most 32 windows"));

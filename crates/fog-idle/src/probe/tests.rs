@@ -1,0 +1,141 @@
+use super::*;
+use std::fs;
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+fn power(setup: &[(&str, &str)]) -> PowerReading {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path()).unwrap();
+    for (rel, text) in setup {
+        write(dir.path(), rel, text);
+    }
+    SysfsPower::new(dir.path()).read()
+}
+
+#[test]
+fn power_without_a_battery_is_mains_and_says_so() {
+    let r = power(&[]);
+    assert_eq!(r.power, Reading::Known(PowerSource::Mains));
+    assert_eq!(r.battery_pct, Reading::unknown("no battery"));
+    let missing = SysfsPower::new("/nonexistent/power_supply").read();
+    assert!(matches!(missing.power, Reading::Unknown(why) if why.contains("/nonexistent/power_supply")));
+}
+
+#[test]
+fn laptop_on_battery_and_plugged_in() {
+    let unplugged = [
+        ("AC/type", "Mains\n"),
+        ("AC/online", "0\n"),
+        ("BAT0/type", "Battery\n"),
+        ("BAT0/capacity", "57\n"),
+        ("BAT0/status", "Discharging\n"),
+        // A wireless mouse's battery is not the laptop's.
+        ("hidpp_battery_0/type", "Battery\n"),
+        ("hidpp_battery_0/scope", "Device\n"),
+        ("hidpp_battery_0/capacity", "5\n"),
+    ];
+    let r = power(&unplugged);
+    assert_eq!(
+        (r.power, r.battery_pct, r.charging),
+        (Reading::Known(PowerSource::Battery), Reading::Known(57.0), Reading::Known(false))
+    );
+    let mut plugged = unplugged.to_vec();
+    plugged[1] = ("AC/online", "1\n");
+    plugged[4] = ("BAT0/status", "Charging\n");
+    let r = power(&plugged);
+    assert_eq!((r.power, r.charging), (Reading::Known(PowerSource::Mains), Reading::Known(true)));
+}
+
+#[test]
+fn two_batteries_are_weighted_by_capacity_and_energy_is_used_without_a_percentage() {
+    let r = power(&[
+        ("BAT0/type", "Battery"),
+        ("BAT0/energy_now", "10000000"),
+        ("BAT0/energy_full", "40000000"),
+        ("BAT0/status", "Discharging"),
+        ("BAT1/type", "Battery"),
+        ("BAT1/capacity", "100"),
+        ("BAT1/energy_full", "20000000"),
+        ("BAT1/status", "Full"),
+    ]);
+    assert_eq!(r.power, Reading::Known(PowerSource::Battery));
+    assert_eq!(r.battery_pct, Reading::Known(50.0));
+}
+
+#[test]
+fn cpu_load_needs_two_samples_and_subtracts_this_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let stat = |busy: u64, idle: u64| format!("cpu  {busy} 0 0 {idle} 0 0 0 0 0 0\ncpu0 1 2 3 4\n");
+    // pid (name with spaces) state ppid ... utime=14th stime=15th field.
+    let own = |ticks: u64| format!("42 (fog node) S 1 1 1 0 -1 0 0 0 0 0 {ticks} 0 0 0\n");
+    write(dir.path(), "stat", &stat(100, 900));
+    write(dir.path(), "self/stat", &own(10));
+    let mut cpu = ProcCpu::new(dir.path());
+    assert!(matches!(cpu.read().load_pct, Reading::Unknown(_)));
+    write(dir.path(), "stat", &stat(400, 1600)); // 300 busy of 1000
+    write(dir.path(), "self/stat", &own(110)); // 100 of them ours
+    let r = cpu.read();
+    assert_eq!((r.load_pct, r.other_pct), (Reading::Known(30.0), Reading::Known(20.0)));
+}
+
+#[test]
+fn thermal_takes_the_hottest_plausible_sensor() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "thermal/thermal_zone0/temp", "48000\n");
+    write(dir.path(), "thermal/thermal_zone1/temp", "-273000\n");
+    write(dir.path(), "thermal/cooling_device0/temp", "99000\n");
+    write(dir.path(), "hwmon/hwmon1/temp1_input", "61500\n");
+    write(dir.path(), "hwmon/hwmon1/temp1_crit", "100000\n");
+    assert_eq!(SysfsThermal::new(dir.path()).hottest_c(), Reading::Known(61.5));
+    let empty = tempfile::tempdir().unwrap();
+    assert!(
+        matches!(SysfsThermal::new(empty.path()).hottest_c(), Reading::Unknown(why) if why.starts_with("no temperature sensors"))
+    );
+}
+
+#[test]
+fn memory_from_meminfo() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "meminfo", "MemTotal:       16000 kB\nMemFree:  100 kB\nMemAvailable:    8000 kB\n");
+    let r = ProcMemory::new(dir.path().join("meminfo")).read();
+    assert_eq!((r.total_bytes, r.available_bytes), (Reading::Known(16000 * 1024), Reading::Known(8000 * 1024)));
+    write(dir.path(), "meminfo", "MemTotal:       16000 kB\n");
+    assert!(matches!(ProcMemory::new(dir.path().join("meminfo")).read().available_bytes, Reading::Unknown(_)));
+}
+
+#[test]
+fn user_idle_combines_logind_and_terminals() {
+    let dev = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dev.path().join("pts")).unwrap();
+    let no_logind = || Err::<Option<f64>, _>("the D-Bus system bus is not reachable".to_string());
+    let mut probe = UserIdle::with_sources(dev.path(), no_logind, false);
+    assert_eq!(probe.user_idle_secs(), Reading::unknown("no terminals, and the D-Bus system bus is not reachable"));
+    let mut probe = UserIdle::with_sources(dev.path(), || Ok(None), false);
+    assert_eq!(probe.user_idle_secs(), Reading::unknown("no user sessions"));
+
+    // An SSH terminal typed into 120 s ago.
+    let pts = dev.path().join("pts/3");
+    fs::write(&pts, "").unwrap();
+    let typed = SystemTime::now() - Duration::from_secs(120);
+    fs::File::options().write(true).open(&pts).unwrap().set_times(fs::FileTimes::new().set_accessed(typed)).unwrap();
+    let idle = UserIdle::with_sources(dev.path(), no_logind, false).user_idle_secs().known().unwrap();
+    assert!((119.0..125.0).contains(&idle), "{idle}");
+    // logind says the desktop is active: that wins.
+    assert_eq!(UserIdle::with_sources(dev.path(), || Ok(Some(0.0)), true).user_idle_secs(), Reading::Known(0.0));
+    // A display without logind: terminal quiet says nothing about the person at the screen.
+    assert!(matches!(UserIdle::with_sources(dev.path(), no_logind, true).user_idle_secs(), Reading::Unknown(_)));
+}
+
+#[test]
+fn this_machine_reads_without_inventing() {
+    let state = Probes::linux().sample();
+    assert!(state.cores >= 1);
+    assert!(matches!(state.memory_total_bytes, Reading::Known(n) if n > 0));
+    if let Reading::Known(pct) = state.battery_pct {
+        assert!((0.0..=100.0).contains(&pct));
+    }
+}
