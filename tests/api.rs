@@ -134,6 +134,10 @@ const ROUTES: &[&str] = &[
     "/api/logs",
     "/api/settings",
     "/api/openapi.json",
+    "/api/idle-compute/stats",
+    "/api/idle-compute/devices",
+    "/api/idle-compute/settings",
+    "/api/idle-compute/jobs/1",
     "/metrics",
     "/api/no-such-route",
 ];
@@ -158,10 +162,10 @@ fn health_reports_real_services_and_honest_gaps() {
     assert_eq!(health["status"], "ok");
     let services = health["services"].as_array().unwrap();
     let state = |id: &str| services.iter().find(|s| s["id"] == id).map(|s| s["state"].as_str().unwrap().to_owned());
-    for built in ["identity", "store", "events", "mesh", "api"] {
+    for built in ["identity", "store", "events", "mesh", "idle_compute", "api"] {
         assert_eq!(state(built).as_deref(), Some("running"), "{built}");
     }
-    for missing in ["betanet", "privacy", "scheduler", "idle_compute", "tokens", "bitchat"] {
+    for missing in ["betanet", "privacy", "scheduler", "tokens", "bitchat"] {
         assert_eq!(state(missing).as_deref(), Some("not_available"), "{missing}");
     }
     let api = services.iter().find(|s| s["id"] == "api").unwrap();
@@ -187,7 +191,7 @@ fn stats_events_logs_settings_metrics_and_openapi_answer() {
     assert!(stats["events_total"].as_u64().unwrap() >= 1);
     assert!(stats["db_size_bytes"].as_u64().unwrap() > 0);
     assert!(stats["process"]["rss_bytes"].as_u64().unwrap() > 0);
-    assert_eq!(stats["services_not_available"], 6);
+    assert_eq!(stats["services_not_available"], 5);
 
     let events = node.get("/api/events/recent?limit=50");
     let kinds: Vec<String> = events
@@ -413,4 +417,108 @@ fn the_fog_cli_talks_to_a_running_node() {
     assert!(ok && text.contains("no peers connected"), "{text}");
     let (ok, text) = fog(&["p2p", "connect", "nonsense"]);
     assert!(!ok && text.contains("not a valid multiaddr"), "{text}");
+}
+
+/// Lets jobs run whatever this machine's user is doing, so the tests do not depend on it.
+const ALWAYS_RUN: &str =
+    r#"{"run_while_in_use": true, "max_cores_in_use": 0, "cpu_pct_in_use": 100, "ram_pct_in_use": 50}"#;
+
+#[test]
+fn idle_compute_runs_an_example_and_reports_the_device_honestly() {
+    let node = TestNode::start();
+    let (status, settings) =
+        node.request("PUT", "/api/idle-compute/settings", Some(&node.token.clone()), Some(ALWAYS_RUN));
+    assert_eq!(status, 200, "{settings}");
+    assert_eq!(settings["run_while_in_use"], true);
+    assert_eq!(settings["idle_minutes"], 3.0, "fields not given keep their defaults");
+    node.wait_until("the first device sample", |n| !n.get("/api/idle-compute/stats")["device"].is_null());
+    let stats = node.get("/api/idle-compute/stats");
+    let device = &stats["device"];
+    // Every reading is either a value or a reason, never a made-up number.
+    for field in ["power", "battery_pct", "charging", "user_idle_secs", "temperature_c", "memory_total_bytes"] {
+        let reading = device[field].as_object().unwrap();
+        assert!(
+            reading.contains_key("known") || reading["unknown"].as_str().is_some_and(|r| !r.is_empty()),
+            "{field}: {reading:?}"
+        );
+    }
+    assert!(stats["decision"]["reason"].as_str().unwrap().len() > 8);
+
+    let (status, queued) = node.post("/api/idle-compute/jobs", r#"{"example": "sieve", "input": "1000"}"#);
+    assert_eq!(status, 200, "{queued}");
+    let id = queued["id"].as_u64().unwrap();
+    node.wait_until("the job to finish", |n| n.get(&format!("/api/idle-compute/jobs/{id}"))["state"] == "completed");
+    let job = node.get(&format!("/api/idle-compute/jobs/{id}"));
+    assert_eq!(job["output_text"], "168 primes up to 1000; the largest is 997\n");
+    assert_eq!(job["end"], serde_json::json!({ "status": "exited", "code": 0 }));
+    assert!(job["fuel_used"].as_u64().unwrap() > 1000);
+    let (status, raw) =
+        node.request("GET", &format!("/api/idle-compute/jobs/{id}/output"), Some(&node.token.clone()), None);
+    assert_eq!((status, raw), (200, Value::String("168 primes up to 1000; the largest is 997\n".into())));
+    assert_eq!(node.get("/api/idle-compute/stats")["totals"]["jobs_completed"], 1);
+    let examples = node.get("/api/idle-compute/examples");
+    assert_eq!(examples.as_array().unwrap().len(), 3);
+    let events = node.get("/api/events/recent?topics=idle");
+    let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    for kind in ["settings_changed", "job_queued", "job_started", "job_finished"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    let (_, metrics) = node.request("GET", "/metrics", Some(&node.token.clone()), None);
+    let metrics = metrics.as_str().unwrap().to_owned();
+    assert!(metrics.contains("fog_idle_jobs_completed_total 1"), "{metrics}");
+    assert!(metrics.contains("fog_idle_mode{mode=\"pause\"} 0"), "{metrics}");
+}
+
+#[test]
+fn idle_compute_input_errors_are_clear_and_queue_nothing() {
+    let node = TestNode::start();
+    let put = |body: &str| {
+        let (status, body) = node.request("PUT", "/api/idle-compute/settings", Some(&node.token.clone()), Some(body));
+        (status, body["message"].as_str().unwrap_or_default().to_owned())
+    };
+    let (status, message) = put(r#"{"cpu_pct_idle": 0}"#);
+    assert_eq!(status, 400);
+    assert!(message.starts_with("cpu_pct_idle: must be 1 to 100"), "{message}");
+    let (status, message) = put(r#"{"max_cpus": 2}"#);
+    assert!(status == 400 && message.contains("max_cpus"), "{message}");
+    let (status, message) = put(r#"{"windows": [{"start": "25:00", "end": "06:00"}]}"#);
+    assert!(status == 400 && message.starts_with("windows[0]"), "{message}");
+    for body in [
+        r#"{}"#,
+        r#"{"example": "sieve", "module_base64": "AGFzbQ=="}"#,
+        r#"{"example": "doom"}"#,
+        r#"{"module_base64": "not base64!"}"#,
+        r#"{"module_base64": "AGFzbQEAAAA="}"#,
+        r#"{"example": "sieve", "input": "1", "input_base64": "MQ=="}"#,
+        r#"{"example": "sieve", "limits": {"memory_bytes": 0, "fuel": 1, "timeout_ms": 1, "output_bytes": 1}}"#,
+        r#"{"example": "sieve", "limits": {"memory_bytes": 1048576, "fuel": 1, "timeout_ms": 999999999999, "output_bytes": 1}}"#,
+    ] {
+        let (status, answer) = node.post("/api/idle-compute/jobs", body);
+        assert_eq!((status, answer["code"].as_str()), (400, Some("invalid_input")), "{body}: {answer}");
+    }
+    assert_eq!(node.error("GET", "/api/idle-compute/jobs/abc", None), (400, "invalid_input".into()));
+    assert_eq!(node.error("GET", "/api/idle-compute/jobs/999", None), (404, "not_found".into()));
+    let (status, _) = node.post("/api/idle-compute/jobs/999/cancel", "{}");
+    assert_eq!(status, 404);
+    let stats = node.get("/api/idle-compute/stats");
+    assert!(stats["queued"].as_array().unwrap().is_empty() && stats["recent"].as_array().unwrap().is_empty());
+    assert_eq!(node.get("/api/idle-compute/settings")["cpu_pct_idle"], 100);
+}
+
+#[test]
+fn nodes_advertise_their_capacity_over_the_mesh() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    let a_addr = a.get("/api/p2p/stats")["listen_addrs"][0].as_str().unwrap().to_owned();
+    let (status, _) = b.post("/api/p2p/connect", &serde_json::json!({ "addr": a_addr }).to_string());
+    assert_eq!(status, 204);
+    let b_id = b.get("/api/node")["peer_id"].clone();
+    a.wait_until("b's capacity reaches a", |a| {
+        a.get("/api/idle-compute/devices").as_array().unwrap().iter().any(|d| d["peer_id"] == b_id)
+    });
+    let devices = a.get("/api/idle-compute/devices");
+    assert_eq!(devices[0]["this_node"], true);
+    let b_device = devices.as_array().unwrap().iter().find(|d| d["peer_id"] == b_id).unwrap();
+    assert_eq!(b_device["this_node"], false);
+    assert!(b_device["capacity"]["reason"].as_str().unwrap().len() > 8);
 }

@@ -6,8 +6,9 @@
 use std::process::ExitCode;
 
 use fog_node::api::types::{
-    ApiError, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, KnownPeer, LogTail,
-    LogsQuery, MeshPeer, MeshStats, MeshTopology, NodeInfo, Settings, SettingsUpdate,
+    ApiError, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, ExampleJob, HarvestSettings,
+    HarvestStats, Health, IdleDevice, IdleJobSubmit, JobView, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats,
+    MeshTopology, NodeInfo, Settings, SettingsUpdate,
 };
 use fog_node::{logging, Config, Node, NodeApi, Overrides};
 use tauri::{Emitter, Manager, RunEvent};
@@ -41,6 +42,14 @@ node_commands! {
     p2p_topology() -> MeshTopology;
     p2p_connect(request: ConnectRequest) -> ();
     p2p_disconnect(request: DisconnectRequest) -> ();
+    idle_stats() -> HarvestStats;
+    idle_devices() -> Vec<IdleDevice>;
+    idle_settings() -> HarvestSettings;
+    idle_update_settings(settings: HarvestSettings) -> HarvestSettings;
+    idle_examples() -> Vec<ExampleJob>;
+    idle_submit(request: IdleJobSubmit) -> JobView;
+    idle_job(id: u64) -> JobView;
+    idle_cancel(id: u64) -> JobView;
 }
 
 fn main() -> ExitCode {
@@ -101,7 +110,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             p2p_known,
             p2p_topology,
             p2p_connect,
-            p2p_disconnect
+            p2p_disconnect,
+            idle_stats,
+            idle_devices,
+            idle_settings,
+            idle_update_settings,
+            idle_examples,
+            idle_submit,
+            idle_job,
+            idle_cancel
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

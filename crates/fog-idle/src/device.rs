@@ -3,9 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 /// A probed value, or why the machine cannot tell.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reading<T> {
     Known(T),
@@ -27,7 +28,7 @@ impl<T> Reading<T> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PowerSource {
     /// Mains power, or a machine with no battery at all (it can only run on external power).
@@ -36,7 +37,7 @@ pub enum PowerSource {
 }
 
 /// One sample of the device, as the policy sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct DeviceState {
     /// When it was sampled (Unix ms).
     #[ts(type = "number")]
@@ -52,9 +53,9 @@ pub struct DeviceState {
     pub other_cpu_pct: Reading<f64>,
     /// The hottest CPU/thermal sensor.
     pub temperature_c: Reading<f64>,
-    #[ts(type = "{ known: number } | { unknown: string }")]
+    #[ts(type = "Reading<number>")]
     pub memory_total_bytes: Reading<u64>,
-    #[ts(type = "{ known: number } | { unknown: string }")]
+    #[ts(type = "Reading<number>")]
     pub memory_available_bytes: Reading<u64>,
     /// Logical CPUs the node may use.
     pub cores: u32,

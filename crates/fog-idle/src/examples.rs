@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 use ts_rs::TS;
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[derive(Debug, Clone, Copy, Serialize, TS, ToSchema)]
 pub struct ExampleJob {
     pub name: &'static str,
     pub description: &'static str,

@@ -13,6 +13,7 @@ use fog_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 use crate::device::DeviceState;
 use crate::examples;
@@ -90,7 +91,7 @@ pub enum IdleEvent {
 }
 
 /// One point of the device history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct HistoryPoint {
     #[ts(type = "number")]
     pub at_ms: i64,
@@ -103,7 +104,7 @@ pub struct HistoryPoint {
 }
 
 /// What this node offers the mesh right now.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct Capacity {
     pub mode: Mode,
     pub reason: String,
@@ -124,7 +125,7 @@ pub struct Capacity {
 }
 
 /// Everything the Idle page shows.
-#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
 pub struct HarvestStats {
     pub device: Option<DeviceState>,
     pub decision: Decision,
@@ -423,16 +424,7 @@ impl Inner {
             }
         }
         let now = fog_store::now_ms();
-        let id = history::insert_job(
-            &self.store,
-            &request.label,
-            &request.origin,
-            &module.hash(),
-            &request.module,
-            &request.input,
-            &request.limits,
-            now,
-        )?;
+        let id = history::insert_job(&self.store, &request, &module.hash(), now)?;
         let record = JobRecord {
             id,
             label: request.label.clone(),
@@ -448,6 +440,7 @@ impl Inner {
             finished_ms: None,
             end: None,
             stdout: Vec::new(),
+            output_bytes: 0,
             stderr: Vec::new(),
             fuel_used: 0,
             cpu_ms: 0,
@@ -578,11 +571,11 @@ impl Inner {
     }
 
     fn run_job(self: Arc<Self>, id: JobId, control: Arc<JobControl>) {
-        let report = match history::module_and_input(&self.store, id) {
-            Ok(Some((module, input))) => match self.sandbox.load(&module) {
+        let report = match history::job_code(&self.store, id) {
+            Ok(Some(code)) => match self.sandbox.load(&code.module) {
                 Ok(module) => {
                     let limits = self.lock().active.get(&id).map(|a| a.record.limits.clone()).unwrap_or_default();
-                    self.sandbox.run(&module, &input, &limits, &control)
+                    self.sandbox.run(&module, &code.input, &limits, &control)
                 }
                 Err(e) => failed_before_start(e.to_string()),
             },
@@ -632,6 +625,7 @@ impl Inner {
             }
             record.end = Some(report.end);
             record.finished_ms = Some(fog_store::now_ms());
+            record.output_bytes = report.stdout.len() as u64;
             record.stdout = report.stdout;
             record.stderr = report.stderr;
             IdleEvent::JobFinished { job: Box::new(JobView::from(&*record)) }

@@ -5,9 +5,10 @@ use fog_store::rusqlite::{params, OptionalExtension, Row};
 use fog_store::{Migration, Store, StoreError};
 
 use crate::device::DeviceState;
-use crate::jobs::{JobId, JobRecord, JobState, Totals};
+use crate::harvester::JobRequest;
+use crate::jobs::{JobId, JobRecord, JobState, Totals, OUTPUT_PREVIEW_BYTES};
 use crate::policy::HarvestSettings;
-use crate::sandbox::{JobLimits, RunEnd};
+use crate::sandbox::RunEnd;
 
 pub const MIGRATIONS: &[Migration] = &[Migration {
     domain: "idle",
@@ -80,32 +81,22 @@ pub fn save_settings(store: &Store, settings: &HarvestSettings) -> Result<(), St
 /// Stores a new job (and its module, once per hash) and returns its id.
 pub fn insert_job(
     store: &Store,
-    label: &str,
-    origin: &str,
+    request: &JobRequest,
     module_hash: &[u8; 32],
-    module: &[u8],
-    input: &[u8],
-    limits: &JobLimits,
     submitted_ms: i64,
 ) -> Result<JobId, StoreError> {
+    let limits = serde_json::to_string(&request.limits).expect("limits serialize");
     let mut conn = store.writer();
     let tx = conn.transaction().map_err(|e| store.error(e))?;
     tx.execute(
         "INSERT OR IGNORE INTO idle_modules (hash, bytes, added_ms) VALUES (?1, ?2, ?3)",
-        params![module_hash.as_slice(), module, submitted_ms],
+        params![module_hash.as_slice(), request.module, submitted_ms],
     )
     .map_err(|e| store.error(e))?;
     tx.execute(
         "INSERT INTO idle_jobs (label, origin, module_hash, input, limits, state, submitted_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6)",
-        params![
-            label,
-            origin,
-            module_hash.as_slice(),
-            input,
-            serde_json::to_string(limits).expect("limits"),
-            submitted_ms
-        ],
+        params![request.label, request.origin, module_hash.as_slice(), request.input, limits, submitted_ms],
     )
     .map_err(|e| store.error(e))?;
     let id = tx.last_insert_rowid();
@@ -144,7 +135,8 @@ pub fn update_job(store: &Store, job: &JobRecord) -> Result<(), StoreError> {
 }
 
 const JOB_COLUMNS: &str = "id, label, origin, module_hash, length(input), limits, state, attempts, preemptions,
-    submitted_ms, started_ms, finished_ms, end_json, stdout, stderr, fuel_used, cpu_ms, wall_ms, peak_memory_bytes";
+    submitted_ms, started_ms, finished_ms, end_json, stdout, stderr, fuel_used, cpu_ms, wall_ms, peak_memory_bytes,
+    COALESCE(length(stdout), 0)";
 
 fn job_from_row(row: &Row<'_>) -> fog_store::rusqlite::Result<JobRecord> {
     let hash: Vec<u8> = row.get(3)?;
@@ -166,6 +158,7 @@ fn job_from_row(row: &Row<'_>) -> fog_store::rusqlite::Result<JobRecord> {
         finished_ms: row.get(11)?,
         end: end.and_then(|e| serde_json::from_str::<RunEnd>(&e).ok()),
         stdout: row.get::<_, Option<Vec<u8>>>(13)?.unwrap_or_default(),
+        output_bytes: row.get::<_, i64>(19)? as u64,
         stderr: row.get::<_, Option<Vec<u8>>>(14)?.unwrap_or_default(),
         fuel_used: row.get::<_, i64>(15)? as u64,
         cpu_ms: row.get::<_, i64>(16)? as u64,
@@ -195,7 +188,11 @@ pub fn unfinished_jobs(store: &Store) -> Result<Vec<JobRecord>, StoreError> {
 /// The most recently finished jobs, newest first, without their output.
 pub fn recent_jobs(store: &Store, limit: u32) -> Result<Vec<JobRecord>, StoreError> {
     let conn = store.reader();
-    let columns = JOB_COLUMNS.replace("stdout, stderr", "NULL, NULL");
+    // Listings carry short output only, and the end of stderr.
+    let columns = JOB_COLUMNS.replace(
+        "stdout, stderr,",
+        &format!("CASE WHEN length(stdout) <= {OUTPUT_PREVIEW_BYTES} THEN stdout END, substr(stderr, -4096),"),
+    );
     let mut stmt = conn
         .prepare(&format!(
             "SELECT {columns} FROM idle_jobs WHERE state NOT IN ('queued', 'running') ORDER BY finished_ms DESC, id DESC LIMIT ?1"
@@ -205,13 +202,19 @@ pub fn recent_jobs(store: &Store, limit: u32) -> Result<Vec<JobRecord>, StoreErr
     rows.collect::<Result<_, _>>().map_err(|e| store.error(e))
 }
 
-pub fn module_and_input(store: &Store, id: JobId) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+/// What a job runs: its module's bytes and its input.
+pub struct JobCode {
+    pub module: Vec<u8>,
+    pub input: Vec<u8>,
+}
+
+pub fn job_code(store: &Store, id: JobId) -> Result<Option<JobCode>, StoreError> {
     store
         .reader()
         .query_row(
             "SELECT m.bytes, j.input FROM idle_jobs j JOIN idle_modules m ON m.hash = j.module_hash WHERE j.id = ?1",
             [id.0 as i64],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok(JobCode { module: r.get(0)?, input: r.get(1)? }),
         )
         .optional()
         .map_err(|e| store.error(e))

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 use crate::sandbox::{hex, JobLimits, RunEnd};
 
@@ -11,7 +12,7 @@ pub const OUTPUT_PREVIEW_BYTES: usize = 16 << 10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct JobId(pub u64);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Waiting for the policy or a free core.
@@ -62,7 +63,9 @@ pub struct JobRecord {
     pub started_ms: Option<i64>,
     pub finished_ms: Option<i64>,
     pub end: Option<RunEnd>,
+    /// The whole stdout, or only as much as a listing needs (see `output_bytes`).
     pub stdout: Vec<u8>,
+    pub output_bytes: u64,
     pub stderr: Vec<u8>,
     /// Summed over all attempts, preempted ones included: that work was donated too.
     pub fuel_used: u64,
@@ -72,7 +75,7 @@ pub struct JobRecord {
 }
 
 /// A job as the dashboard and CLI show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct JobView {
     #[ts(type = "number")]
     pub id: u64,
@@ -110,8 +113,10 @@ pub struct JobView {
 
 impl From<&JobRecord> for JobView {
     fn from(job: &JobRecord) -> Self {
-        let output_text =
-            (job.stdout.len() <= OUTPUT_PREVIEW_BYTES).then(|| String::from_utf8(job.stdout.clone()).ok()).flatten();
+        let complete = job.stdout.len() as u64 == job.output_bytes;
+        let output_text = (complete && job.stdout.len() <= OUTPUT_PREVIEW_BYTES)
+            .then(|| String::from_utf8(job.stdout.clone()).ok())
+            .flatten();
         let stderr_tail = &job.stderr[job.stderr.len().saturating_sub(4096)..];
         JobView {
             id: job.id.0,
@@ -127,7 +132,7 @@ impl From<&JobRecord> for JobView {
             end: job.end.clone(),
             limits: job.limits.clone(),
             input_bytes: job.input_bytes,
-            output_bytes: job.stdout.len() as u64,
+            output_bytes: job.output_bytes,
             output_text,
             stderr_text: String::from_utf8_lossy(stderr_tail).into_owned(),
             fuel_used: job.fuel_used,
@@ -139,7 +144,7 @@ impl From<&JobRecord> for JobView {
 }
 
 /// Harvest totals since the first job.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct Totals {
     pub cpu_seconds: f64,
     #[ts(type = "number")]

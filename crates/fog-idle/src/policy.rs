@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 use crate::device::{DeviceState, PowerSource, Reading};
 
@@ -17,7 +18,7 @@ pub const OTHER_CPU_RESUME_MARGIN_PCT: f64 = 5.0;
 pub const OTHER_CPU_RESUME_SECS: u32 = 30;
 
 /// When and how much of this machine the contributor donates.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct HarvestSettings {
     /// Donate at all.
@@ -84,7 +85,7 @@ impl Default for HarvestSettings {
 
 /// A daily donation window, local time. `end` before `start` runs across midnight, counted as
 /// belonging to the day it starts on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimeWindow {
     /// Days it starts on, 0 = Monday … 6 = Sunday; empty = every day.
@@ -205,7 +206,7 @@ impl TimeWindow {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Run,
@@ -215,7 +216,7 @@ pub enum Mode {
 }
 
 /// The rule that decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     Disabled,
@@ -229,7 +230,7 @@ pub enum Rule {
     InUseAllowed,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct Decision {
     pub mode: Mode,
     pub rule: Rule,
@@ -380,7 +381,7 @@ fn human_secs(secs: f64) -> String {
     let secs = secs.max(0.0).round() as u64;
     match secs {
         0..=59 => format!("{secs} s"),
-        60..=3599 if secs % 60 == 0 => format!("{} min", secs / 60),
+        60..=3599 if secs.is_multiple_of(60) => format!("{} min", secs / 60),
         60..=3599 => format!("{} min {} s", secs / 60, secs % 60),
         _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
     }

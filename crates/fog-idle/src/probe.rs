@@ -352,12 +352,13 @@ impl MemoryProbe for ProcMemory {
 ///
 /// * logind's `IdleHint`/`IdleSinceHint` (the desktop marks the session idle after its own
 ///   idle delay, so a graphical user shows as active until then);
-/// * terminals (`/dev/tty*`, `/dev/pts/*`): the kernel updates their access time on input,
-///   which is how `w` shows idle time for console and SSH users.
+/// * the terminals of logged-in users (from utmp, like `w`): the kernel updates a terminal's
+///   access time on input, which is how `w` shows idle time for console and SSH users.
 ///
 /// With a display but no logind, terminal activity says nothing about the person at the
 /// screen, so the reading is unknown rather than misleadingly idle.
 pub struct UserIdle {
+    utmp: PathBuf,
     dev_root: PathBuf,
     logind: Box<dyn FnMut() -> Result<Option<f64>, String> + Send>,
     graphical: bool,
@@ -367,40 +368,55 @@ impl UserIdle {
     pub fn new() -> Self {
         let graphical = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
         let mut logind = Logind::default();
-        UserIdle { dev_root: PathBuf::from("/dev"), logind: Box::new(move || logind.idle_secs()), graphical }
+        UserIdle {
+            utmp: PathBuf::from("/run/utmp"),
+            dev_root: PathBuf::from("/dev"),
+            logind: Box::new(move || logind.idle_secs()),
+            graphical,
+        }
     }
 
-    /// For tests: another `/dev`, a stand-in for logind, and whether a display is present.
+    /// For tests: another utmp file and `/dev`, a stand-in for logind, and whether a display
+    /// is present.
     pub fn with_sources(
+        utmp: impl Into<PathBuf>,
         dev_root: impl Into<PathBuf>,
         logind: impl FnMut() -> Result<Option<f64>, String> + Send + 'static,
         graphical: bool,
     ) -> Self {
-        UserIdle { dev_root: dev_root.into(), logind: Box::new(logind), graphical }
+        UserIdle { utmp: utmp.into(), dev_root: dev_root.into(), logind: Box::new(logind), graphical }
     }
 
-    /// Seconds since the most recent input on any terminal, if there is a terminal.
+    /// Seconds since the most recent input on a logged-in user's terminal, if anyone is
+    /// logged in on one.
     fn terminal_idle_secs(&self) -> Option<f64> {
-        let mut candidates = Vec::new();
-        if let Ok(pts) = std::fs::read_dir(self.dev_root.join("pts")) {
-            candidates.extend(pts.filter_map(|e| e.ok()).filter(|e| e.file_name() != "ptmx").map(|e| e.path()));
-        }
-        if let Ok(dev) = std::fs::read_dir(&self.dev_root) {
-            candidates.extend(dev.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| {
-                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                name.strip_prefix("tty")
-                    .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && n != "0")
-            }));
-        }
+        let utmp = std::fs::read(&self.utmp).ok()?;
         let now = SystemTime::now();
-        candidates
+        user_terminals(&utmp)
             .iter()
-            .filter_map(|p| std::fs::metadata(p).ok()?.accessed().ok())
-            // Unused virtual consoles keep their boot-time access time; they are not sessions.
-            .filter(|atime| now.duration_since(*atime).unwrap_or_default() < Duration::from_secs(30 * 24 * 3600))
+            .filter_map(|line| std::fs::metadata(self.dev_root.join(line)).ok()?.accessed().ok())
             .map(|atime| now.duration_since(atime).unwrap_or_default().as_secs_f64())
             .reduce(f64::min)
     }
+}
+
+/// Size of one glibc `struct utmpx` on Linux (x86_64 and aarch64 alike).
+const UTMP_RECORD: usize = 384;
+const UTMP_USER_PROCESS: i16 = 7;
+
+/// The terminals (`pts/3`, `tty2`) of logged-in users in a utmp file's bytes.
+fn user_terminals(utmp: &[u8]) -> Vec<String> {
+    utmp.chunks_exact(UTMP_RECORD)
+        .filter(|r| i16::from_ne_bytes([r[0], r[1]]) == UTMP_USER_PROCESS)
+        .filter_map(|r| {
+            let line = &r[8..40];
+            let line = &line[..line.iter().position(|b| *b == 0).unwrap_or(line.len())];
+            let line = std::str::from_utf8(line).ok()?;
+            // Only plain device names under /dev, never a path that climbs out of it.
+            let safe = !line.is_empty() && !line.contains("..") && !line.starts_with('/') && !line.contains(':');
+            safe.then(|| line.to_string())
+        })
+        .collect()
 }
 
 impl Default for UserIdle {
@@ -420,7 +436,7 @@ impl IdleProbe for UserIdle {
             }
             (_, Some(tty)) => Reading::Known(tty),
             (Ok(None), None) => Reading::unknown("no user sessions"),
-            (Err(why), None) => Reading::unknown(format!("no terminals, and {why}")),
+            (Err(why), None) => Reading::unknown(format!("no terminal logins, and {why}")),
         }
     }
 }
@@ -447,7 +463,10 @@ impl Logind {
         if self.conn.is_none() {
             match dbus::blocking::Connection::new_system() {
                 Ok(conn) => self.conn = Some(conn),
-                Err(e) => return self.fail(format!("the D-Bus system bus is not reachable ({e})")),
+                Err(e) => {
+                    tracing::debug!("D-Bus system bus: {e}");
+                    return self.fail("the D-Bus system bus is not reachable".into());
+                }
             }
         }
         let conn = self.conn.as_ref().expect("connected above");
@@ -460,7 +479,8 @@ impl Logind {
             Ok(answer) => answer,
             Err(e) => {
                 self.conn = None;
-                return self.fail(format!("logind did not answer ({e})"));
+                tracing::debug!("logind: {e}");
+                return self.fail("logind did not answer".into());
             }
         };
         self.failed = None;

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ts_rs::TS;
+use utoipa::ToSchema;
 use wasmtime::{Config, Engine, ExternType, Linker, Module, ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
@@ -43,7 +44,7 @@ pub const MODULE_CACHE_SIZE: usize = 64;
 const WASI_MODULE: &str = "wasi_snapshot_preview1";
 
 /// What one run may use.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct JobLimits {
     #[ts(type = "number")]
     pub memory_bytes: u64,
@@ -63,7 +64,7 @@ impl Default for JobLimits {
 }
 
 /// Why a run ended before the job exited by itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum StopReason {
     /// Its wall-clock deadline passed.
@@ -95,7 +96,7 @@ impl std::fmt::Display for StopReason {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum RunEnd {
     /// The job exited; 0 is success.

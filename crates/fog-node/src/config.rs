@@ -40,6 +40,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub api: ApiConfig,
     pub mesh: MeshSettings,
+    pub idle: IdleConfig,
     pub log: LogConfig,
     /// The file this configuration was read from, if any.
     #[serde(skip)]
@@ -79,6 +80,21 @@ impl Default for MeshSettings {
     }
 }
 
+/// Idle-compute harvesting. What to donate and when is in the harvest settings (stored in the
+/// database and edited on the Idle page or with `fog idle settings`), not here.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdleConfig {
+    /// Run the harvester at all: sample the device and run donated jobs when the policy allows.
+    pub enabled: bool,
+}
+
+impl Default for IdleConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
 /// Logging.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -105,6 +121,7 @@ impl Default for Config {
             data_dir: default_data_dir().unwrap_or_default(),
             api: ApiConfig::default(),
             mesh: MeshSettings::default(),
+            idle: IdleConfig::default(),
             log: LogConfig::default(),
             config_file: None,
         }
@@ -176,6 +193,9 @@ impl Config {
         }
         if let Some(flag) = env("FOG_LAN_DISCOVERY") {
             config.mesh.lan_discovery = parse_bool("FOG_LAN_DISCOVERY", &flag)?;
+        }
+        if let Some(flag) = env("FOG_IDLE") {
+            config.idle.enabled = parse_bool("FOG_IDLE", &flag)?;
         }
         if let Some(flag) = env("FOG_ALLOW_REMOTE_API") {
             config.api.allow_remote = parse_bool("FOG_ALLOW_REMOTE_API", &flag)?;

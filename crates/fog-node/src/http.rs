@@ -2,7 +2,7 @@
 //! Prometheus metrics, the OpenAPI document and the built dashboard.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -13,9 +13,10 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa::OpenApi;
 
 use crate::api::types::{
-    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, KnownPeer, LogTail,
-    LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo, PeerDirection, ProcessStats, ServiceHealth,
-    ServiceState, Settings, SettingsUpdate, TopicTraffic, TopologyEdge, TopologyNode,
+    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, IdleDevice,
+    IdleJobSubmit, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo,
+    PeerDirection, ProcessStats, ServiceHealth, ServiceState, Settings, SettingsUpdate, TopicTraffic, TopologyEdge,
+    TopologyNode,
 };
 use crate::api::{event_matches, parse_topics, NodeApi};
 use crate::error::{code, ApiError};
@@ -39,6 +40,15 @@ pub fn router(api: NodeApi) -> Router {
         .route("/api/p2p/topology", get(p2p_topology))
         .route("/api/p2p/connect", post(p2p_connect))
         .route("/api/p2p/disconnect", post(p2p_disconnect))
+        .route("/api/idle-compute/stats", get(idle_stats))
+        .route("/api/idle-compute/devices", get(idle_devices))
+        .route("/api/idle-compute/settings", get(idle_settings).put(idle_update_settings))
+        .route("/api/idle-compute/examples", get(idle_examples))
+        // A module may be up to 32 MiB, a third more in base64, plus its input.
+        .route("/api/idle-compute/jobs", post(idle_submit).layer(DefaultBodyLimit::max(72 << 20)))
+        .route("/api/idle-compute/jobs/{id}", get(idle_job))
+        .route("/api/idle-compute/jobs/{id}/output", get(idle_job_output))
+        .route("/api/idle-compute/jobs/{id}/cancel", post(idle_cancel))
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route("/api/{*rest}", any(api_not_found))
@@ -194,6 +204,63 @@ async fn p2p_disconnect(
     api.p2p_disconnect(request).await.map(|_| StatusCode::NO_CONTENT)
 }
 
+fn job_id(id: &str) -> Result<u64, ApiError> {
+    id.parse().map_err(|_| ApiError::invalid_input(format!("job id must be a whole number, got {id:?}")))
+}
+
+#[utoipa::path(get, path = "/api/idle-compute/stats", responses((status = 200, body = fog_idle::HarvestStats), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn idle_stats(State(api): State<NodeApi>) -> Result<Json<fog_idle::HarvestStats>, ApiError> {
+    api.idle_stats().await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/idle-compute/devices", responses((status = 200, body = Vec<IdleDevice>), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn idle_devices(State(api): State<NodeApi>) -> Result<Json<Vec<IdleDevice>>, ApiError> {
+    api.idle_devices().await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/idle-compute/settings", responses((status = 200, body = fog_idle::HarvestSettings), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn idle_settings(State(api): State<NodeApi>) -> Result<Json<fog_idle::HarvestSettings>, ApiError> {
+    api.idle_settings().await.map(Json)
+}
+
+#[utoipa::path(put, path = "/api/idle-compute/settings", request_body = fog_idle::HarvestSettings, responses((status = 200, body = fog_idle::HarvestSettings), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn idle_update_settings(
+    State(api): State<NodeApi>,
+    ApiJson(settings): ApiJson<fog_idle::HarvestSettings>,
+) -> Result<Json<fog_idle::HarvestSettings>, ApiError> {
+    api.idle_update_settings(settings).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/idle-compute/examples", responses((status = 200, body = Vec<fog_idle::examples::ExampleJob>), (status = 401, body = ApiError)), security(("bearer" = [])))]
+async fn idle_examples(State(api): State<NodeApi>) -> Result<Json<Vec<fog_idle::examples::ExampleJob>>, ApiError> {
+    api.idle_examples().await.map(Json)
+}
+
+#[utoipa::path(post, path = "/api/idle-compute/jobs", request_body = IdleJobSubmit, responses((status = 200, body = fog_idle::JobView), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn idle_submit(
+    State(api): State<NodeApi>,
+    ApiJson(request): ApiJson<IdleJobSubmit>,
+) -> Result<Json<fog_idle::JobView>, ApiError> {
+    api.idle_submit(request).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/idle-compute/jobs/{id}", params(("id" = u64, Path, description = "Job id")), responses((status = 200, body = fog_idle::JobView), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn idle_job(State(api): State<NodeApi>, Path(id): Path<String>) -> Result<Json<fog_idle::JobView>, ApiError> {
+    api.idle_job(job_id(&id)?).await.map(Json)
+}
+
+/// The job's whole stdout, as bytes.
+#[utoipa::path(get, path = "/api/idle-compute/jobs/{id}/output", params(("id" = u64, Path, description = "Job id")), responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn idle_job_output(State(api): State<NodeApi>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let output = api.idle_job_output(job_id(&id)?).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], output).into_response())
+}
+
+#[utoipa::path(post, path = "/api/idle-compute/jobs/{id}/cancel", params(("id" = u64, Path, description = "Job id")), responses((status = 200, body = fog_idle::JobView), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn idle_cancel(State(api): State<NodeApi>, Path(id): Path<String>) -> Result<Json<fog_idle::JobView>, ApiError> {
+    api.idle_cancel(job_id(&id)?).await.map(Json)
+}
+
 /// Query of the event WebSocket.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -269,6 +336,13 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
         Some(mesh) => mesh.peers().await.ok().map(|p| p.len()),
         None => None,
     };
+    let idle = match &state.idle {
+        Some(harvester) => {
+            let harvester = harvester.clone();
+            tokio::task::spawn_blocking(move || harvester.stats().ok()).await.ok().flatten()
+        }
+        None => None,
+    };
     let body = state.metrics.render(&crate::metrics::ScrapeSample {
         uptime_seconds: state.started.elapsed().as_secs_f64(),
         resident_memory_bytes: process.rss_bytes,
@@ -278,6 +352,7 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
         services: &services,
         mesh_peers,
         mesh: state.mesh.as_ref(),
+        idle: idle.as_ref(),
     });
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }
@@ -285,8 +360,8 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Fog Compute node API", description = "Every /api route and /metrics need `Authorization: Bearer <token>`; errors are `{code, message}`."),
-    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings, p2p_stats, p2p_peers, p2p_known, p2p_topology, p2p_connect, p2p_disconnect),
-    components(schemas(ConnectRequest, DisconnectRequest, MeshPeer, MeshStats, MeshTraffic, TopicTraffic, KnownPeer, MeshTopology, TopologyNode, TopologyEdge, PeerDirection, ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate)),
+    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings, p2p_stats, p2p_peers, p2p_known, p2p_topology, p2p_connect, p2p_disconnect, idle_stats, idle_devices, idle_settings, idle_update_settings, idle_examples, idle_submit, idle_job, idle_job_output, idle_cancel),
+    components(schemas(ConnectRequest, DisconnectRequest, MeshPeer, MeshStats, MeshTraffic, TopicTraffic, KnownPeer, MeshTopology, TopologyNode, TopologyEdge, PeerDirection, ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate, IdleDevice, IdleJobSubmit)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod http;
+mod idle;
 pub mod logging;
 pub mod metrics;
 mod node;

@@ -26,6 +26,11 @@ struct ServiceLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModeLabel {
+    mode: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabel {
     version: String,
 }
@@ -64,6 +69,8 @@ pub struct ScrapeSample<'a> {
     pub mesh_peers: Option<usize>,
     /// The mesh, whose libp2p metrics (`fog_mesh_*`) follow the node's own.
     pub mesh: Option<&'a fog_mesh::Mesh>,
+    /// The harvester's state, when it runs (`fog_idle_*`).
+    pub idle: Option<&'a fog_idle::HarvestStats>,
 }
 
 impl Metrics {
@@ -154,9 +161,63 @@ impl Metrics {
         if let Some(mesh) = sample.mesh {
             let _ = mesh.encode_metrics(&mut out);
         }
+        if let Some(idle) = sample.idle {
+            let _ = prometheus_client::encoding::text::encode_registry(&mut out, &idle_registry(idle));
+        }
         let _ = prometheus_client::encoding::text::encode_eof(&mut out);
         out
     }
+}
+
+/// The harvester's figures, built fresh at each scrape from its stats. Device readings the
+/// machine cannot give are left out rather than exported as zero.
+fn idle_registry(stats: &fog_idle::HarvestStats) -> Registry {
+    use prometheus_client::metrics::counter::ConstCounter;
+    use prometheus_client::metrics::gauge::ConstGauge;
+    let mut r = Registry::with_prefix("fog_idle");
+    let mode = Family::<ModeLabel, Gauge>::default();
+    for m in [fog_idle::Mode::Run, fog_idle::Mode::Throttle, fog_idle::Mode::Pause] {
+        let name = serde_json::to_value(m).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        mode.get_or_create(&ModeLabel { mode: name }).set(i64::from(stats.decision.mode == m));
+    }
+    r.register("mode", "1 for the harvest policy's current decision", mode);
+    r.register("cores_allowed", "Cores the policy lets jobs use now", ConstGauge::new(i64::from(stats.decision.cores)));
+    r.register(
+        "cpu_allowed_percent",
+        "CPU duty cycle the policy allows",
+        ConstGauge::new(i64::from(stats.decision.cpu_pct)),
+    );
+    r.register("jobs_running", "Jobs running in the sandbox", ConstGauge::new(stats.running.len() as i64));
+    r.register("jobs_queued", "Jobs waiting for the policy or a core", ConstGauge::new(stats.queued.len() as i64));
+    let t = &stats.totals;
+    r.register("donated_cpu_seconds", "CPU time donated to jobs", ConstCounter::new(t.cpu_seconds));
+    r.register("fuel", "Instructions (fuel) executed by jobs", ConstCounter::new(t.fuel));
+    r.register("jobs_completed", "Jobs that exited with status 0", ConstCounter::new(t.jobs_completed));
+    r.register("jobs_failed", "Jobs that failed, trapped or hit a limit", ConstCounter::new(t.jobs_failed));
+    r.register("jobs_preempted", "Times a running job was paused by the policy", ConstCounter::new(t.jobs_preempted));
+    if let Some(speed) = stats.capacity.speed_fuel_per_sec {
+        r.register("speed_fuel_per_second", "Calibrated instructions per second on one core", ConstGauge::new(speed));
+    }
+    if let Some(device) = &stats.device {
+        let readings = [
+            ("device_cpu_load_percent", "Whole-machine CPU use", device.cpu_load_pct.known()),
+            ("device_other_cpu_percent", "CPU use of everything but Fog", device.other_cpu_pct.known()),
+            ("device_temperature_celsius", "Hottest temperature sensor", device.temperature_c.known()),
+            ("device_battery_percent", "Battery charge", device.battery_pct.known()),
+            ("device_user_idle_seconds", "Seconds since the user last used the machine", device.user_idle_secs.known()),
+            (
+                "device_memory_available_bytes",
+                "Memory available to programs",
+                device.memory_available_bytes.known().map(|b| b as f64),
+            ),
+        ];
+        for (name, help, value) in readings {
+            if let Some(value) = value {
+                r.register(name, help, ConstGauge::new(value));
+            }
+        }
+    }
+    r
 }
 
 impl Default for Metrics {

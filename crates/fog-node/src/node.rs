@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use fog_identity::NodeIdentity;
+use fog_idle::{Harvester, HarvesterConfig, Probes};
 use fog_mesh::peer_book::{self, PeerBook};
 use fog_mesh::{Mesh, MeshConfig, PeerEvent};
 use fog_store::{EventLog, Migration, Store};
@@ -22,6 +23,7 @@ use crate::api::NodeApi;
 use crate::config::Config;
 use crate::error::NodeError;
 use crate::events::EventBus;
+use crate::idle::MeshOffers;
 use crate::metrics::Metrics;
 use crate::services::ServiceRegistry;
 use crate::token::ApiToken;
@@ -33,7 +35,7 @@ const HTTP_DRAIN: Duration = Duration::from_secs(5);
 
 /// Every migration this build knows, in order, by domain.
 pub fn migrations() -> Vec<Migration> {
-    [EventLog::MIGRATIONS, fog_mesh::peer_book::MIGRATIONS].concat()
+    [EventLog::MIGRATIONS, fog_mesh::peer_book::MIGRATIONS, fog_idle::history::MIGRATIONS].concat()
 }
 
 /// Shared state behind [`NodeApi`].
@@ -52,6 +54,10 @@ pub(crate) struct NodeState {
     pub mesh: Option<Mesh>,
     /// Whether mDNS runs now (the config's value until switched in the settings).
     pub lan_discovery: AtomicBool,
+    /// The idle-compute harvester, when it runs.
+    pub idle: Option<Arc<Harvester>>,
+    /// Capacity the other nodes advertise.
+    pub idle_offers: MeshOffers,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -81,6 +87,7 @@ impl Node {
         let services = ServiceRegistry::new(bus.clone());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mesh = start_mesh(&config, &identity).await;
+        let idle = start_idle(&config, &store).await;
 
         let lan_discovery = matches!(mesh, Ok(Some(_))) && config.mesh.lan_discovery;
         let state = Arc::new(NodeState {
@@ -96,6 +103,8 @@ impl Node {
             api_addr: RwLock::new(None),
             mesh: mesh.as_ref().ok().cloned().flatten(),
             lan_discovery: AtomicBool::new(lan_discovery),
+            idle: idle.as_ref().ok().cloned().flatten(),
+            idle_offers: MeshOffers::default(),
             shutdown: shutdown_rx,
         });
         let how = if created { "created at" } else { "loaded from" };
@@ -119,6 +128,26 @@ impl Node {
             }
             Ok(None) => state.services.set("mesh", "Mesh", ServiceState::Stopped, "disabled in the configuration"),
             Err(e) => state.services.set("mesh", "Mesh", ServiceState::Failed, e.to_string()),
+        }
+
+        match idle {
+            Ok(Some(harvester)) => {
+                let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+                let detail =
+                    format!("sampling this device every second; up to {cores} cores, as the harvest policy allows");
+                state.services.set("idle_compute", "Idle compute", ServiceState::Running, detail);
+                tokio::spawn(crate::idle::forward_events(harvester.clone(), state.bus.clone()));
+                if let Some(mesh) = &state.mesh {
+                    tokio::spawn(crate::idle::advertise_capacity(mesh.clone(), harvester, state.idle_offers.clone()));
+                }
+            }
+            Ok(None) => state.services.set(
+                "idle_compute",
+                "Idle compute",
+                ServiceState::Stopped,
+                "disabled in the configuration",
+            ),
+            Err(e) => state.services.set("idle_compute", "Idle compute", ServiceState::Failed, e),
         }
 
         let api = NodeApi::new(state.clone());
@@ -152,6 +181,11 @@ impl Node {
         let state = self.api.state();
         state.bus.publish("node", "stopping", serde_json::json!({}));
         let _ = self.shutdown.send(true);
+        if let Some(harvester) = state.idle.clone() {
+            // Running jobs stop at their next tick and stay queued for the next start.
+            let _ = tokio::task::spawn_blocking(move || harvester.stop()).await;
+            state.services.set("idle_compute", "Idle compute", ServiceState::Stopped, "node shut down");
+        }
         if let Some(mesh) = &state.mesh {
             mesh.stop().await;
             state.services.set("mesh", "Mesh", ServiceState::Stopped, "node shut down");
@@ -202,6 +236,17 @@ async fn start_mesh(config: &Config, identity: &NodeIdentity) -> Result<Option<M
         ..MeshConfig::default()
     };
     Mesh::start(*identity.ed25519_secret(), mesh_config).await.map(Some)
+}
+
+async fn start_idle(config: &Config, store: &Arc<Store>) -> Result<Option<Arc<Harvester>>, String> {
+    if !config.idle.enabled {
+        return Ok(None);
+    }
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || Harvester::start(store, Probes::linux(), HarvesterConfig::default()))
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|h| Some(Arc::new(h)))
 }
 
 /// Puts peer arrivals and departures on the bus; latency samples stay in the peer list.

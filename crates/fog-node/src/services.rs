@@ -10,7 +10,6 @@ pub const NOT_BUILT: &[(&str, &str)] = &[
     ("betanet", "Betanet"),
     ("privacy", "Privacy"),
     ("scheduler", "Scheduler"),
-    ("idle_compute", "Idle compute"),
     ("tokens", "Tokens"),
     ("bitchat", "BitChat"),
 ];

@@ -20,7 +20,7 @@ export function badgeTone(state: ServiceState | HealthStatus): BadgeTone {
 
 /**
  * A page that belongs to one service the node reports in `health()`, for services
- * the dashboard has no dedicated page for yet (Mesh has its own).
+ * the dashboard has no dedicated page for yet (Mesh and Idle compute have their own).
  */
 export type ServicePageInfo = {
   serviceId: string;
@@ -44,11 +44,6 @@ export const SERVICE_PAGES: Partial<Record<RouteId, ServicePageInfo>> = {
     serviceId: "scheduler",
     name: "Scheduler",
     willShow: "queued, running and finished jobs with where they were placed and what they used",
-  },
-  "idle-compute": {
-    serviceId: "idle_compute",
-    name: "Idle compute",
-    willShow: "the devices lending spare capacity, when they are available and the compute time harvested",
   },
   tokens: {
     serviceId: "tokens",

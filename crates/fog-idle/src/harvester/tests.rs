@@ -164,6 +164,7 @@ fn an_example_job_runs_and_its_result_is_kept() {
     let stats = harvester.stats().unwrap();
     assert_eq!(stats.totals.jobs_completed, 1);
     assert_eq!(stats.recent[0].id, queued.id);
+    assert_eq!(stats.recent[0].output_text.as_deref(), Some("9592 primes up to 100000; the largest is 99991\n"));
     assert!(stats.totals.fuel > 0);
 }
 

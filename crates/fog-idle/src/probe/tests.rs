@@ -107,27 +107,47 @@ fn memory_from_meminfo() {
     assert!(matches!(ProcMemory::new(dir.path().join("meminfo")).read().available_bytes, Reading::Unknown(_)));
 }
 
+/// One utmp record: type and terminal.
+fn utmp_record(kind: i16, line: &str) -> Vec<u8> {
+    let mut record = vec![0u8; UTMP_RECORD];
+    record[..2].copy_from_slice(&kind.to_ne_bytes());
+    record[8..8 + line.len()].copy_from_slice(line.as_bytes());
+    record
+}
+
 #[test]
-fn user_idle_combines_logind_and_terminals() {
-    let dev = tempfile::tempdir().unwrap();
-    fs::create_dir_all(dev.path().join("pts")).unwrap();
+fn user_idle_combines_logind_and_logged_in_terminals() {
+    let dir = tempfile::tempdir().unwrap();
+    let (utmp, dev) = (dir.path().join("utmp"), dir.path().join("dev"));
+    fs::create_dir_all(dev.join("pts")).unwrap();
     let no_logind = || Err::<Option<f64>, _>("the D-Bus system bus is not reachable".to_string());
-    let mut probe = UserIdle::with_sources(dev.path(), no_logind, false);
-    assert_eq!(probe.user_idle_secs(), Reading::unknown("no terminals, and the D-Bus system bus is not reachable"));
-    let mut probe = UserIdle::with_sources(dev.path(), || Ok(None), false);
+    let mut probe = UserIdle::with_sources(&utmp, &dev, no_logind, false);
+    assert_eq!(
+        probe.user_idle_secs(),
+        Reading::unknown("no terminal logins, and the D-Bus system bus is not reachable")
+    );
+    let mut probe = UserIdle::with_sources(&utmp, &dev, || Ok(None), false);
     assert_eq!(probe.user_idle_secs(), Reading::unknown("no user sessions"));
 
-    // An SSH terminal typed into 120 s ago.
-    let pts = dev.path().join("pts/3");
-    fs::write(&pts, "").unwrap();
-    let typed = SystemTime::now() - Duration::from_secs(120);
-    fs::File::options().write(true).open(&pts).unwrap().set_times(fs::FileTimes::new().set_accessed(typed)).unwrap();
-    let idle = UserIdle::with_sources(dev.path(), no_logind, false).user_idle_secs().known().unwrap();
+    // An SSH user on pts/3 typed 120 s ago. A console nobody is logged in on, a dead
+    // process's record and a line that tries to leave /dev are ignored.
+    let touch = |rel: &str, ago: u64| {
+        let path = dev.join(rel);
+        fs::write(&path, "").unwrap();
+        let at = SystemTime::now() - Duration::from_secs(ago);
+        fs::File::options().write(true).open(&path).unwrap().set_times(fs::FileTimes::new().set_accessed(at)).unwrap();
+    };
+    touch("pts/3", 120);
+    touch("tty1", 5);
+    touch("tty2", 1);
+    let records = [utmp_record(7, "pts/3"), utmp_record(8, "tty2"), utmp_record(7, "../dev/tty2"), utmp_record(2, "~")];
+    fs::write(&utmp, records.concat()).unwrap();
+    let idle = UserIdle::with_sources(&utmp, &dev, no_logind, false).user_idle_secs().known().unwrap();
     assert!((119.0..125.0).contains(&idle), "{idle}");
     // logind says the desktop is active: that wins.
-    assert_eq!(UserIdle::with_sources(dev.path(), || Ok(Some(0.0)), true).user_idle_secs(), Reading::Known(0.0));
+    assert_eq!(UserIdle::with_sources(&utmp, &dev, || Ok(Some(0.0)), true).user_idle_secs(), Reading::Known(0.0));
     // A display without logind: terminal quiet says nothing about the person at the screen.
-    assert!(matches!(UserIdle::with_sources(dev.path(), no_logind, true).user_idle_secs(), Reading::Unknown(_)));
+    assert!(matches!(UserIdle::with_sources(&utmp, &dev, no_logind, true).user_idle_secs(), Reading::Unknown(_)));
 }
 
 #[test]

@@ -13,9 +13,9 @@ use crate::error::ApiError;
 use crate::logging;
 use crate::node::NodeState;
 use types::{
-    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, KnownPeer, LogTail,
-    LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo, PeerDirection, ServiceState, Settings,
-    SettingsUpdate, TopicTraffic, TopologyEdge, TopologyNode,
+    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, IdleDevice,
+    IdleJobSubmit, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo,
+    PeerDirection, ServiceState, Settings, SettingsUpdate, TopicTraffic, TopologyEdge, TopologyNode,
 };
 
 /// Default and largest number of events returned at once.
@@ -197,6 +197,149 @@ impl NodeApi {
         }
         self.settings().await
     }
+}
+
+/// Idle compute.
+impl NodeApi {
+    /// The device, the policy's decision, jobs and harvest totals.
+    pub async fn idle_stats(&self) -> Result<fog_idle::HarvestStats, ApiError> {
+        let harvester = self.harvester()?;
+        tokio::task::spawn_blocking(move || harvester.stats()).await.map_err(internal)?.map_err(ApiError::from)
+    }
+
+    /// This node and the nodes of the mesh that advertise capacity.
+    pub async fn idle_devices(&self) -> Result<Vec<IdleDevice>, ApiError> {
+        let harvester = self.harvester()?;
+        let own = harvester.capacity();
+        let mut devices = vec![IdleDevice {
+            peer_id: self.state.identity.peer_id(),
+            this_node: true,
+            received_ms: own.at_ms,
+            capacity: own,
+        }];
+        let offers = self.state.idle_offers.fresh(fog_store::now_ms());
+        devices.extend(offers.into_iter().map(|(peer_id, capacity, received_ms)| IdleDevice {
+            peer_id,
+            this_node: false,
+            capacity,
+            received_ms,
+        }));
+        Ok(devices)
+    }
+
+    pub async fn idle_settings(&self) -> Result<fog_idle::HarvestSettings, ApiError> {
+        Ok(self.harvester()?.settings())
+    }
+
+    /// Replaces the harvest settings; an invalid field is a 400 naming it.
+    pub async fn idle_update_settings(
+        &self,
+        settings: fog_idle::HarvestSettings,
+    ) -> Result<fog_idle::HarvestSettings, ApiError> {
+        let harvester = self.harvester()?;
+        let saved = tokio::task::spawn_blocking(move || harvester.set_settings(settings)).await.map_err(internal)?;
+        let saved = saved.map_err(|e| match e {
+            fog_idle::SettingsUpdateError::Invalid(e) => ApiError::invalid_input(e.to_string()),
+            fog_idle::SettingsUpdateError::Store(e) => e.into(),
+        })?;
+        self.state.bus.publish("idle", "settings_changed", &saved);
+        Ok(saved)
+    }
+
+    /// The example jobs built into this node.
+    pub async fn idle_examples(&self) -> Result<Vec<fog_idle::examples::ExampleJob>, ApiError> {
+        Ok(fog_idle::examples::EXAMPLES.to_vec())
+    }
+
+    /// Queues a job; it runs when the harvest policy allows.
+    pub async fn idle_submit(&self, request: IdleJobSubmit) -> Result<fog_idle::JobView, ApiError> {
+        let harvester = self.harvester()?;
+        let job = job_request(request)?;
+        tokio::task::spawn_blocking(move || harvester.submit(job)).await.map_err(internal)?.map_err(|e| match e {
+            fog_idle::SubmitError::Store(e) => e.into(),
+            other => ApiError::invalid_input(other.to_string()),
+        })
+    }
+
+    pub async fn idle_job(&self, id: u64) -> Result<fog_idle::JobView, ApiError> {
+        let harvester = self.harvester()?;
+        tokio::task::spawn_blocking(move || harvester.job(id)).await.map_err(internal)?.map_err(job_error)
+    }
+
+    /// The whole stdout of a finished job.
+    pub async fn idle_job_output(&self, id: u64) -> Result<Vec<u8>, ApiError> {
+        let harvester = self.harvester()?;
+        tokio::task::spawn_blocking(move || harvester.job_output(id)).await.map_err(internal)?.map_err(job_error)
+    }
+
+    pub async fn idle_cancel(&self, id: u64) -> Result<fog_idle::JobView, ApiError> {
+        let harvester = self.harvester()?;
+        tokio::task::spawn_blocking(move || harvester.cancel(id)).await.map_err(internal)?.map_err(job_error)
+    }
+
+    fn harvester(&self) -> Result<std::sync::Arc<fog_idle::Harvester>, ApiError> {
+        self.state.idle.clone().ok_or_else(|| {
+            let detail = self
+                .state
+                .services
+                .snapshot()
+                .into_iter()
+                .find(|s| s.id == "idle_compute")
+                .map(|s| s.detail)
+                .unwrap_or_default();
+            ApiError::new(crate::error::code::UNAVAILABLE, format!("idle compute is not running: {detail}"))
+        })
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(crate::error::code::INTERNAL, e.to_string())
+}
+
+fn job_error(e: fog_idle::JobError) -> ApiError {
+    match e {
+        fog_idle::JobError::NotFound(_) => ApiError::new(crate::error::code::NOT_FOUND, e.to_string()),
+        fog_idle::JobError::Finished(_) => ApiError::invalid_input(e.to_string()),
+        fog_idle::JobError::Store(e) => e.into(),
+    }
+}
+
+/// Turns the API's submission into the harvester's request, checking that it names exactly one
+/// module and at most one input.
+fn job_request(request: IdleJobSubmit) -> Result<fog_idle::JobRequest, ApiError> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (module, default_label) = match (&request.example, &request.module_base64) {
+        (Some(name), None) => {
+            let example = fog_idle::examples::example(name).ok_or_else(|| {
+                let names: Vec<&str> = fog_idle::examples::EXAMPLES.iter().map(|e| e.name).collect();
+                ApiError::invalid_input(format!("no example {name:?}; there are {}", names.join(", ")))
+            })?;
+            (example.wasm.to_vec(), example.name.to_string())
+        }
+        (None, Some(encoded)) => {
+            let module = b64
+                .decode(encoded)
+                .map_err(|e| ApiError::invalid_input(format!("module_base64 is not base64: {e}")))?;
+            (module, "module".to_string())
+        }
+        _ => return Err(ApiError::invalid_input("give exactly one of example and module_base64")),
+    };
+    let input = match (request.input, request.input_base64) {
+        (Some(text), None) => text.into_bytes(),
+        (None, Some(encoded)) => {
+            b64.decode(encoded).map_err(|e| ApiError::invalid_input(format!("input_base64 is not base64: {e}")))?
+        }
+        (None, None) => Vec::new(),
+        (Some(_), Some(_)) => return Err(ApiError::invalid_input("give at most one of input and input_base64")),
+    };
+    Ok(fog_idle::JobRequest {
+        label: request.label.unwrap_or(default_label),
+        origin: "local".into(),
+        module,
+        input,
+        limits: request.limits.unwrap_or_default(),
+    })
 }
 
 impl NodeApi {

@@ -334,3 +334,41 @@ pub struct DisconnectRequest {
     /// Peer id.
     pub peer: String,
 }
+
+pub use fog_idle::examples::ExampleJob;
+pub use fog_idle::{HarvestSettings, HarvestStats, JobView};
+
+/// A device of the mesh that offers compute, or this node itself.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct IdleDevice {
+    pub peer_id: String,
+    pub this_node: bool,
+    pub capacity: fog_idle::Capacity,
+    /// When its advertisement arrived (this node: when it was sampled).
+    #[ts(type = "number")]
+    pub received_ms: i64,
+}
+
+/// A job to run in this node's sandbox: one of the built-in examples or a module of your own.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdleJobSubmit {
+    /// Shown in the job list; defaults to the example's name or "module".
+    #[ts(optional = nullable)]
+    pub label: Option<String>,
+    /// Name of a built-in example (see /api/idle-compute/examples).
+    #[ts(optional = nullable)]
+    pub example: Option<String>,
+    /// A WASI preview 1 command module, base64.
+    #[ts(optional = nullable)]
+    pub module_base64: Option<String>,
+    /// stdin as UTF-8 text.
+    #[ts(optional = nullable)]
+    pub input: Option<String>,
+    /// stdin as base64, for binary input.
+    #[ts(optional = nullable)]
+    pub input_base64: Option<String>,
+    /// Defaults: 256 MiB memory, 2·10¹¹ fuel, 60 s, 16 MiB of output.
+    #[ts(optional = nullable)]
+    pub limits: Option<fog_idle::JobLimits>,
+}

@@ -252,3 +252,192 @@ export type DisconnectRequest = {
  * Peer id.
  */
 peer: string, };
+export type Reading<T> = { "known": T } | { "unknown": string };
+export type PowerSource = "mains" | "battery";
+export type DeviceState = { 
+/**
+ * When it was sampled (Unix ms).
+ */
+at_ms: number, power: Reading<PowerSource>, battery_pct: Reading<number>, charging: Reading<boolean>, 
+/**
+ * Seconds since the user last used the machine.
+ */
+user_idle_secs: Reading<number>, 
+/**
+ * Whole-machine CPU use, 0–100 % of all cores.
+ */
+cpu_load_pct: Reading<number>, 
+/**
+ * CPU use of everything except Fog's own jobs, 0–100 % of all cores.
+ */
+other_cpu_pct: Reading<number>, 
+/**
+ * The hottest CPU/thermal sensor.
+ */
+temperature_c: Reading<number>, memory_total_bytes: Reading<number>, memory_available_bytes: Reading<number>, 
+/**
+ * Logical CPUs the node may use.
+ */
+cores: number, };
+export type HarvestSettings = { 
+/**
+ * Donate at all.
+ */
+enabled: boolean, 
+/**
+ * Run while on battery power (BOINC default: no).
+ */
+run_on_batteries: boolean, 
+/**
+ * On battery: stop below this charge…
+ */
+battery_stop_below_pct: number, 
+/**
+ * …and start again only above this one.
+ */
+battery_resume_above_pct: number, 
+/**
+ * Minutes without user input before the machine counts as idle.
+ */
+idle_minutes: number, 
+/**
+ * Keep running (with the in-use limits) while the user is at the machine.
+ */
+run_while_in_use: boolean, 
+/**
+ * Where the user's idle time cannot be read (a headless server with no sessions), count
+ * the machine as idle.
+ */
+unknown_idle_is_idle: boolean, 
+/**
+ * Suspend when non-Fog CPU use is above this % for [`Self::other_cpu_grace_secs`]; 0 = never.
+ */
+other_cpu_suspend_pct: number, other_cpu_grace_secs: number, 
+/**
+ * Cores for jobs when idle / in use; 0 = all.
+ */
+max_cores_idle: number, max_cores_in_use: number, 
+/**
+ * CPU time per core for jobs when idle / in use (duty cycle), 1–100 %.
+ */
+cpu_pct_idle: number, cpu_pct_in_use: number, 
+/**
+ * Stop at or above this temperature and restart at or below the resume one.
+ */
+temperature_stop_c: number, temperature_resume_c: number, 
+/**
+ * Donate only inside these windows; none = any time.
+ */
+windows: Array<TimeWindow>, 
+/**
+ * Memory for jobs when idle / in use, % of the machine's RAM.
+ */
+ram_pct_idle: number, ram_pct_in_use: number, 
+/**
+ * Tokens asked per 10⁹ instructions (fuel) of donated work; 0 donates for free.
+ */
+price_per_gigafuel: number, };
+export type TimeWindow = { 
+/**
+ * Days it starts on, 0 = Monday … 6 = Sunday; empty = every day.
+ */
+days: Array<number>, 
+/**
+ * "HH:MM"
+ */
+start: string, 
+/**
+ * "HH:MM"
+ */
+end: string, };
+export type Mode = "run" | "throttle" | "pause";
+export type Rule = "disabled" | "outside_window" | "on_battery" | "battery_low" | "too_hot" | "other_cpu_load" | "in_use" | "idle" | "in_use_allowed";
+export type Decision = { mode: Mode, rule: Rule, 
+/**
+ * For people: "paused: on battery".
+ */
+reason: string, 
+/**
+ * Whether the user counts as being at the machine.
+ */
+in_use: boolean, 
+/**
+ * Cores jobs may use (0 when paused).
+ */
+cores: number, 
+/**
+ * CPU duty cycle per core, %.
+ */
+cpu_pct: number, 
+/**
+ * Memory all jobs together may use; unknown when the machine's RAM is.
+ */
+ram_bytes: number | null, };
+export type JobLimits = { memory_bytes: number, 
+/**
+ * Instructions (wasmtime fuel units).
+ */
+fuel: number, timeout_ms: number, output_bytes: number, };
+export type StopReason = { "kind": "deadline" } | { "kind": "fuel_exhausted" } | { "kind": "memory_limit" } | { "kind": "output_limit" } | { "kind": "paused" } | { "kind": "cancelled" } | { "kind": "trap", "detail": string };
+export type RunEnd = { "status": "exited", code: number, } | { "status": "stopped", reason: StopReason, };
+export type JobState = "queued" | "running" | "completed" | "failed" | "cancelled";
+export type JobView = { id: number, label: string, origin: string, module_hash: string, state: JobState, attempts: number, preemptions: number, submitted_ms: number, started_ms: number | null, finished_ms: number | null, end: RunEnd | null, limits: JobLimits, input_bytes: number, output_bytes: number, 
+/**
+ * stdout as text when it is UTF-8 and short enough to show.
+ */
+output_text: string | null, 
+/**
+ * The end of stderr, for diagnostics.
+ */
+stderr_text: string, fuel_used: number, cpu_ms: number, wall_ms: number, peak_memory_bytes: number, };
+export type Totals = { cpu_seconds: number, fuel: number, jobs_completed: number, jobs_failed: number, jobs_preempted: number, since_ms: number | null, };
+export type HistoryPoint = { at_ms: number, cpu_load_pct: number | null, other_cpu_pct: number | null, temperature_c: number | null, battery_pct: number | null, mode: Mode, running_jobs: number, };
+export type Capacity = { mode: Mode, reason: string, 
+/**
+ * Cores the policy allows now, and how many of them are free.
+ */
+cores: number, free_cores: number, cpu_pct: number, 
+/**
+ * Memory the policy allows jobs now, minus what running jobs reserved.
+ */
+free_memory_bytes: number | null, 
+/**
+ * Instructions (fuel) per second on one core, from a short calibration run.
+ */
+speed_fuel_per_sec: number | null, price_per_gigafuel: number, running_jobs: number, queued_jobs: number, at_ms: number, };
+export type HarvestStats = { device: DeviceState | null, decision: Decision, running: Array<JobView>, queued: Array<JobView>, recent: Array<JobView>, totals: Totals, capacity: Capacity, history: Array<HistoryPoint>, };
+export type ExampleJob = { name: string, description: string, 
+/**
+ * An input that finishes in about a second on a laptop core.
+ */
+sample_input: string, };
+export type IdleDevice = { peer_id: string, this_node: boolean, capacity: Capacity, 
+/**
+ * When its advertisement arrived (this node: when it was sampled).
+ */
+received_ms: number, };
+export type IdleJobSubmit = { 
+/**
+ * Shown in the job list; defaults to the example's name or "module".
+ */
+label?: string | null, 
+/**
+ * Name of a built-in example (see /api/idle-compute/examples).
+ */
+example?: string | null, 
+/**
+ * A WASI preview 1 command module, base64.
+ */
+module_base64?: string | null, 
+/**
+ * stdin as UTF-8 text.
+ */
+input?: string | null, 
+/**
+ * stdin as base64, for binary input.
+ */
+input_base64?: string | null, 
+/**
+ * Defaults: 256 MiB memory, 2·10¹¹ fuel, 60 s, 16 MiB of output.
+ */
+limits?: JobLimits | null, };

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import type { Event } from "./bindings";
+import type { Event, HarvestSettings, IdleJobSubmit } from "./bindings";
 import { FogClient, createClient } from "./client";
 import { createTokenStore } from "./token";
 import type { ConnectionStatus, EventListener, StatusListener, Transport } from "./transport";
@@ -26,6 +26,14 @@ class FakeTransport implements Transport {
   meshTopology = vi.fn(() => this.#answer({ nodes: [], edges: [], unanswered: [] }));
   meshConnect = vi.fn(() => this.#answer(undefined));
   meshDisconnect = vi.fn(() => this.#answer(undefined));
+  idleStats = vi.fn(() => this.#answer({} as never));
+  idleDevices = vi.fn(() => this.#answer([]));
+  idleSettings = vi.fn(() => this.#answer({} as never));
+  idleUpdateSettings = vi.fn((settings: HarvestSettings) => this.#answer(settings));
+  idleExamples = vi.fn(() => this.#answer([{ name: "sieve", description: "primes", sample_input: "100" }]));
+  idleSubmit = vi.fn((_request: IdleJobSubmit) => this.#answer({ id: 1, state: "queued" } as never));
+  idleJob = vi.fn((id: number) => this.#answer({ id, state: "completed" } as never));
+  idleCancel = vi.fn((id: number) => this.#answer({ id, state: "cancelled" } as never));
 
   stream(onEvent: EventListener, onStatus: StatusListener) {
     const entry = { onEvent, onStatus, stopped: false };
@@ -64,6 +72,28 @@ describe("FogClient", () => {
     expect(transport.meshDisconnect).toHaveBeenCalledWith({ peer: "12D3KooWpeer" });
     transport.failWith = { code: "unavailable", message: "the mesh is not running" };
     await expect(client.meshStats()).rejects.toEqual({ code: "unavailable", message: "the mesh is not running" });
+  });
+
+  it("passes idle-compute requests to the transport", async () => {
+    const { client, transport } = setup();
+    await expect(client.idleDevices()).resolves.toEqual([]);
+    await expect(client.idleExamples()).resolves.toEqual([
+      { name: "sieve", description: "primes", sample_input: "100" },
+    ]);
+    const settings = { enabled: false } as HarvestSettings;
+    await expect(client.idleUpdateSettings(settings)).resolves.toBe(settings);
+    expect(transport.idleUpdateSettings).toHaveBeenCalledWith(settings);
+    await expect(client.idleSubmit({ example: "sieve", input: "100" })).resolves.toEqual({ id: 1, state: "queued" });
+    expect(transport.idleSubmit).toHaveBeenCalledWith({ example: "sieve", input: "100" });
+    await expect(client.idleJob(4)).resolves.toEqual({ id: 4, state: "completed" });
+    await expect(client.idleCancel(5)).resolves.toEqual({ id: 5, state: "cancelled" });
+    expect(transport.idleCancel).toHaveBeenCalledWith(5);
+    transport.failWith = { code: "unavailable", message: "idle compute is not running: disabled in the configuration" };
+    await expect(client.idleStats()).rejects.toEqual({
+      code: "unavailable",
+      message: "idle compute is not running: disabled in the configuration",
+    });
+    await expect(client.idleSettings()).rejects.toMatchObject({ code: "unavailable" });
   });
 
   it("rejects with ApiError-shaped objects whatever the transport throws", async () => {

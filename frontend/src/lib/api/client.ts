@@ -5,7 +5,13 @@ import type {
   DisconnectRequest,
   Event,
   EventsQuery,
+  ExampleJob,
+  HarvestSettings,
+  HarvestStats,
   Health,
+  IdleDevice,
+  IdleJobSubmit,
+  JobView,
   KnownPeer,
   LogTail,
   LogsQuery,
@@ -149,6 +155,52 @@ export class FogClient {
 
   meshDisconnect(request: DisconnectRequest): Promise<void> {
     return this.#call(() => this.#transport.meshDisconnect(request));
+  }
+
+  /**
+   * Everything the Idle compute page shows: the device, the policy's decision, jobs, totals
+   * and history. Rejects with code `unavailable` when the node's idle-compute service is off.
+   * Finished jobs in `recent` come without their output; `idleJob` has it.
+   */
+  idleStats(): Promise<HarvestStats> {
+    return this.#call(() => this.#transport.idleStats());
+  }
+
+  /** This node and the peers that advertise spare capacity on the mesh. */
+  idleDevices(): Promise<IdleDevice[]> {
+    return this.#call(() => this.#transport.idleDevices());
+  }
+
+  idleSettings(): Promise<HarvestSettings> {
+    return this.#call(() => this.#transport.idleSettings());
+  }
+
+  /**
+   * Replaces the donation settings (send the whole object). A refused value rejects with
+   * `invalid_input` and a message that starts with the field's name, e.g. `cpu_pct_idle: …`.
+   */
+  idleUpdateSettings(settings: HarvestSettings): Promise<HarvestSettings> {
+    return this.#call(() => this.#transport.idleUpdateSettings(settings));
+  }
+
+  /** The example jobs every node carries. */
+  idleExamples(): Promise<ExampleJob[]> {
+    return this.#call(() => this.#transport.idleExamples());
+  }
+
+  /** Queues a job on this node; it waits in the queue while the policy pauses. */
+  idleSubmit(request: IdleJobSubmit): Promise<JobView> {
+    return this.#call(() => this.#transport.idleSubmit(request));
+  }
+
+  /** One job, finished ones with their output. */
+  idleJob(id: number): Promise<JobView> {
+    return this.#call(() => this.#transport.idleJob(id));
+  }
+
+  /** Cancels a queued or running job; a running one stops at its next tick. */
+  idleCancel(id: number): Promise<JobView> {
+    return this.#call(() => this.#transport.idleCancel(id));
   }
 
   /**

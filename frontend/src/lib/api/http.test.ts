@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Event, KnownPeer, MeshStats, MeshTopology } from "./bindings";
+import type { Event, HarvestSettings, KnownPeer, MeshStats, MeshTopology } from "./bindings";
 import {
   HttpTransport,
   OFFLINE_AFTER_FAILURES,
@@ -165,6 +165,87 @@ describe("HTTP requests", () => {
         message: "the mesh is not running: disabled in the configuration",
       });
     }
+  });
+
+  it("reads idle compute from its routes", async () => {
+    const { http, calls } = transport(() => json(200, {}));
+    await http.idleStats();
+    await http.idleDevices();
+    await http.idleSettings();
+    await http.idleExamples();
+    await http.idleJob(42);
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      "GET http://node.test/api/idle-compute/stats",
+      "GET http://node.test/api/idle-compute/devices",
+      "GET http://node.test/api/idle-compute/settings",
+      "GET http://node.test/api/idle-compute/examples",
+      "GET http://node.test/api/idle-compute/jobs/42",
+    ]);
+    for (const call of calls) expect(headerOf(call, "Authorization")).toBe("Bearer tok");
+  });
+
+  it("sends idle settings, jobs and cancellations and reads the answers", async () => {
+    const settings: HarvestSettings = {
+      enabled: true,
+      run_on_batteries: false,
+      battery_stop_below_pct: 40,
+      battery_resume_above_pct: 50,
+      idle_minutes: 3,
+      run_while_in_use: false,
+      unknown_idle_is_idle: true,
+      other_cpu_suspend_pct: 25,
+      other_cpu_grace_secs: 10,
+      max_cores_idle: 0,
+      max_cores_in_use: 1,
+      cpu_pct_idle: 100,
+      cpu_pct_in_use: 50,
+      temperature_stop_c: 85,
+      temperature_resume_c: 75,
+      windows: [{ days: [0, 4], start: "22:00", end: "06:00" }],
+      ram_pct_idle: 75,
+      ram_pct_in_use: 25,
+      price_per_gigafuel: 0,
+    };
+    const job = { id: 7, state: "queued" };
+    const { http, calls } = transport((call) => json(200, call.init.method === "PUT" ? settings : job));
+    await expect(http.idleUpdateSettings(settings)).resolves.toEqual(settings);
+    await expect(http.idleSubmit({ example: "sieve", input: "1000" })).resolves.toEqual(job);
+    await expect(http.idleCancel(7)).resolves.toEqual(job);
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      "PUT http://node.test/api/idle-compute/settings",
+      "POST http://node.test/api/idle-compute/jobs",
+      "POST http://node.test/api/idle-compute/jobs/7/cancel",
+    ]);
+    expect(JSON.parse(String(calls[0]?.init.body))).toEqual(settings);
+    expect(calls[1]?.init.body).toBe('{"example":"sieve","input":"1000"}');
+    expect(calls[2]?.init.body).toBeUndefined();
+    expect(headerOf(calls[0], "Content-Type")).toBe("application/json");
+    expect(headerOf(calls[1], "Content-Type")).toBe("application/json");
+  });
+
+  it("maps the node's idle-compute errors", async () => {
+    const { http } = transport((call) =>
+      call.init.method === "PUT"
+        ? json(400, { code: "invalid_input", message: "cpu_pct_idle: must be 1 to 100, got 0" })
+        : json(503, { code: "unavailable", message: "idle compute is not running: disabled in the configuration" }),
+    );
+    await expect(http.idleUpdateSettings({} as HarvestSettings)).rejects.toEqual({
+      code: "invalid_input",
+      message: "cpu_pct_idle: must be 1 to 100, got 0",
+    });
+    await expect(http.idleStats()).rejects.toEqual({
+      code: "unavailable",
+      message: "idle compute is not running: disabled in the configuration",
+    });
+  });
+
+  it("does not send a job id that is not a whole number", async () => {
+    const { http, calls } = transport(() => json(200, {}));
+    for (const id of [1.5, -1, Number.NaN]) {
+      await expect(http.idleJob(id)).rejects.toMatchObject({ code: "invalid_input" });
+      await expect(http.idleCancel(id)).rejects.toMatchObject({ code: "invalid_input" });
+    }
+    expect(calls).toHaveLength(0);
   });
 
   it("maps a network failure to unreachable", async () => {

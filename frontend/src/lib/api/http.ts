@@ -5,7 +5,13 @@ import type {
   DisconnectRequest,
   Event,
   EventsQuery,
+  ExampleJob,
+  HarvestSettings,
+  HarvestStats,
   Health,
+  IdleDevice,
+  IdleJobSubmit,
+  JobView,
   KnownPeer,
   LogTail,
   LogsQuery,
@@ -114,6 +120,14 @@ export function errorFromNetworkFailure(cause: unknown, baseUrl: string): ApiErr
   };
 }
 
+/** A job id as a path segment; anything but a whole number is a bug in the caller. */
+function jobPath(id: number): string {
+  if (!Number.isSafeInteger(id) || id < 0) {
+    throw { code: "invalid_input", message: `${String(id)} is not a job id.` } satisfies ApiError;
+  }
+  return String(id);
+}
+
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -191,6 +205,39 @@ export class HttpTransport implements Transport {
     return this.#command("/api/p2p/disconnect", request);
   }
 
+  idleStats(): Promise<HarvestStats> {
+    return this.#request("GET", "/api/idle-compute/stats");
+  }
+
+  idleDevices(): Promise<IdleDevice[]> {
+    return this.#request("GET", "/api/idle-compute/devices");
+  }
+
+  idleSettings(): Promise<HarvestSettings> {
+    return this.#request("GET", "/api/idle-compute/settings");
+  }
+
+  idleUpdateSettings(settings: HarvestSettings): Promise<HarvestSettings> {
+    return this.#request("PUT", "/api/idle-compute/settings", settings);
+  }
+
+  idleExamples(): Promise<ExampleJob[]> {
+    return this.#request("GET", "/api/idle-compute/examples");
+  }
+
+  idleSubmit(request: IdleJobSubmit): Promise<JobView> {
+    return this.#request("POST", "/api/idle-compute/jobs", request);
+  }
+
+  // Async, so that a bad id rejects like every other failure instead of throwing.
+  async idleJob(id: number): Promise<JobView> {
+    return this.#request("GET", `/api/idle-compute/jobs/${jobPath(id)}`);
+  }
+
+  async idleCancel(id: number): Promise<JobView> {
+    return this.#request("POST", `/api/idle-compute/jobs/${jobPath(id)}/cancel`);
+  }
+
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe {
     let socket: EventSocket | null = null;
     let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -235,7 +282,7 @@ export class HttpTransport implements Transport {
   }
 
   /** A request whose answer is JSON. */
-  async #request<T>(method: "GET" | "PUT", path: string, body?: unknown): Promise<T> {
+  async #request<T>(method: "GET" | "PUT" | "POST", path: string, body?: unknown): Promise<T> {
     const response = await this.#send(method, path, body);
     const text = await response.text().catch(() => "");
     const parsed = parseJson(text);

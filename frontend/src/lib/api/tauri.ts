@@ -6,7 +6,13 @@ import type {
   DisconnectRequest,
   Event,
   EventsQuery,
+  ExampleJob,
+  HarvestSettings,
+  HarvestStats,
   Health,
+  IdleDevice,
+  IdleJobSubmit,
+  JobView,
   KnownPeer,
   LogTail,
   LogsQuery,
@@ -77,6 +83,38 @@ export class TauriTransport implements Transport {
 
   async meshDisconnect(request: DisconnectRequest): Promise<void> {
     await invoke<null>("p2p_disconnect", { request });
+  }
+
+  idleStats(): Promise<HarvestStats> {
+    return invoke("idle_stats");
+  }
+
+  idleDevices(): Promise<IdleDevice[]> {
+    return invoke("idle_devices");
+  }
+
+  idleSettings(): Promise<HarvestSettings> {
+    return invoke("idle_settings");
+  }
+
+  idleUpdateSettings(settings: HarvestSettings): Promise<HarvestSettings> {
+    return invoke("idle_update_settings", { settings });
+  }
+
+  idleExamples(): Promise<ExampleJob[]> {
+    return invoke("idle_examples");
+  }
+
+  idleSubmit(request: IdleJobSubmit): Promise<JobView> {
+    return invoke("idle_submit", { request });
+  }
+
+  idleJob(id: number): Promise<JobView> {
+    return invoke("idle_job", { id });
+  }
+
+  idleCancel(id: number): Promise<JobView> {
+    return invoke("idle_cancel", { id });
   }
 
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe {

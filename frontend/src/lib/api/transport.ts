@@ -5,7 +5,13 @@ import type {
   DisconnectRequest,
   Event,
   EventsQuery,
+  ExampleJob,
+  HarvestSettings,
+  HarvestStats,
   Health,
+  IdleDevice,
+  IdleJobSubmit,
+  JobView,
   KnownPeer,
   LogTail,
   LogsQuery,
@@ -44,6 +50,15 @@ export interface Transport {
   /** Starts dialling; the connection itself arrives later as a `mesh.peer_connected` event. */
   meshConnect(request: ConnectRequest): Promise<void>;
   meshDisconnect(request: DisconnectRequest): Promise<void>;
+  idleStats(): Promise<HarvestStats>;
+  idleDevices(): Promise<IdleDevice[]>;
+  idleSettings(): Promise<HarvestSettings>;
+  /** Replaces all the donation settings at once. */
+  idleUpdateSettings(settings: HarvestSettings): Promise<HarvestSettings>;
+  idleExamples(): Promise<ExampleJob[]>;
+  idleSubmit(request: IdleJobSubmit): Promise<JobView>;
+  idleJob(id: number): Promise<JobView>;
+  idleCancel(id: number): Promise<JobView>;
   /** Starts the live event stream; the returned function stops it. */
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe;
 }

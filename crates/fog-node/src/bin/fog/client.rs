@@ -47,6 +47,28 @@ impl NodeClient {
         self.answer(request.send_json(body))
     }
 
+    pub fn put(&self, path: &str, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let request =
+            self.agent.put(format!("{}{path}", self.base)).header("Authorization", format!("Bearer {}", self.token));
+        self.answer(request.send_json(body))
+    }
+
+    /// A route that answers raw bytes.
+    pub fn get_bytes(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+        let base = &self.base;
+        let mut response = self
+            .agent
+            .get(format!("{base}{path}"))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .call()
+            .map_err(|e| anyhow::anyhow!("no node answers at {base}: {e} (start one with `fog node`)"))?;
+        if !response.status().is_success() {
+            let err: ApiError = response.body_mut().read_json()?;
+            anyhow::bail!("{}", err.message);
+        }
+        Ok(response.body_mut().with_config().limit(128 << 20).read_to_vec()?)
+    }
+
     fn answer(
         &self,
         response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,

@@ -11,6 +11,7 @@ use fog_node::{logging, Config, Node, Overrides};
 use client::NodeClient;
 
 mod client;
+mod idle;
 mod testnet;
 
 #[derive(Parser)]
@@ -28,6 +29,8 @@ enum Command {
     Status(StatusArgs),
     /// The mesh of a running node: its addresses and peers; connect or disconnect peers.
     P2p(P2pArgs),
+    /// Idle compute: what this machine donates and when, the jobs it runs, the mesh's capacity.
+    Idle(idle::IdleArgs),
     /// Start N nodes on 127.0.0.1 that find each other; Ctrl-C stops them all.
     Testnet(testnet::TestnetArgs),
 }
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         Command::Node(args) => run_node(args),
         Command::Status(args) => status(args),
         Command::P2p(args) => p2p(args),
+        Command::Idle(args) => idle::run(args),
         Command::Testnet(args) => testnet::run(args),
     };
     match result {

@@ -1,0 +1,114 @@
+//! Wires the idle-compute harvester into the node: its events onto the bus, and its capacity
+//! onto the mesh, where every node advertises what it can offer and hears what others offer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use fog_idle::{Capacity, Harvester, IdleEvent};
+use fog_mesh::{GossipMessage, Mesh, Verdict};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::events::EventBus;
+
+/// Gossip topic of capacity advertisements.
+pub const CAPACITY_TOPIC: &str = "fog/idle/capacity/1";
+/// How often a node advertises even when nothing changed.
+pub const ADVERTISE_EVERY: Duration = Duration::from_secs(10);
+/// Retry delay when no peer could take an advertisement.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// An advertisement older than this is no longer listed.
+pub const OFFER_STALE_MS: i64 = 60_000;
+/// Largest advertisement accepted.
+const MAX_ADVERT_BYTES: usize = 4096;
+
+/// What the other nodes of the mesh last advertised, by peer id, with when it arrived.
+#[derive(Clone, Default)]
+pub struct MeshOffers(Arc<RwLock<HashMap<String, (Capacity, i64)>>>);
+
+impl MeshOffers {
+    /// Fresh advertisements, most recently heard first.
+    pub fn fresh(&self, now_ms: i64) -> Vec<(String, Capacity, i64)> {
+        let offers = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let mut fresh: Vec<_> = offers
+            .iter()
+            .filter(|(_, (_, at))| now_ms - at < OFFER_STALE_MS)
+            .map(|(peer, (capacity, at))| (peer.clone(), capacity.clone(), *at))
+            .collect();
+        fresh.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        fresh
+    }
+
+    fn record(&self, peer: String, capacity: Capacity, at_ms: i64) {
+        let mut offers = self.0.write().unwrap_or_else(|p| p.into_inner());
+        offers.retain(|_, (_, at)| at_ms - *at < OFFER_STALE_MS);
+        offers.insert(peer, (capacity, at_ms));
+    }
+}
+
+fn decode_advert(message: &GossipMessage) -> Option<Capacity> {
+    if message.data.len() > MAX_ADVERT_BYTES {
+        return None;
+    }
+    serde_json::from_slice(&message.data).ok()
+}
+
+/// Puts the harvester's events on the bus as topic `idle`.
+pub async fn forward_events(harvester: Arc<Harvester>, bus: EventBus) {
+    let mut events = harvester.events();
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                let mut payload = serde_json::to_value(&event).unwrap_or_default();
+                let kind = payload
+                    .as_object_mut()
+                    .and_then(|o| o.remove("kind"))
+                    .and_then(|k| k.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                bus.publish("idle", &kind, payload);
+            }
+            Err(RecvError::Lagged(missed)) => tracing::warn!("{missed} idle events were not recorded"),
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Advertises this node's capacity every [`ADVERTISE_EVERY`] and whenever the policy's decision
+/// changes, and records the advertisements of other nodes.
+pub async fn advertise_capacity(mesh: Mesh, harvester: Arc<Harvester>, offers: MeshOffers) {
+    let validator: fog_mesh::Validator =
+        Arc::new(|message| if decode_advert(message).is_some() { Verdict::Accept } else { Verdict::Reject });
+    let mut adverts = match mesh.subscribe(CAPACITY_TOPIC, validator).await {
+        Ok(adverts) => adverts,
+        Err(e) => {
+            tracing::warn!("cannot subscribe to capacity advertisements: {e}");
+            return;
+        }
+    };
+    let mut events = harvester.events();
+    let mut tick = tokio::time::interval(ADVERTISE_EVERY);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            event = events.recv() => match event {
+                Ok(IdleEvent::DecisionChanged { .. }) | Err(RecvError::Lagged(_)) => {}
+                Ok(_) => continue,
+                Err(RecvError::Closed) => return,
+            },
+            advert = adverts.recv() => {
+                let Some(advert) = advert else { return };
+                if let (Some(peer), Some(capacity)) = (advert.source.clone(), decode_advert(&advert)) {
+                    offers.record(peer, capacity, fog_store::now_ms());
+                }
+                continue;
+            }
+        }
+        let data = serde_json::to_vec(&harvester.capacity()).expect("capacity serializes");
+        // Publishing fails while no peer has subscribed yet: try again soon rather than at the
+        // next regular advertisement.
+        if let Err(e) = mesh.publish(CAPACITY_TOPIC, data).await {
+            tracing::debug!("capacity not advertised: {e}");
+            tick.reset_after(RETRY_AFTER);
+        }
+    }
+}

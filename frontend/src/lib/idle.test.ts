@@ -1,0 +1,316 @@
+import { describe, expect, it } from "vitest";
+import type { Event, HarvestSettings, HistoryPoint, IdleDevice, JobState, JobView } from "./api/client";
+import {
+  SETTINGS_FIELDS,
+  draftOf,
+  finishedJobOf,
+  formatFuel,
+  formatMillis,
+  formatPrice,
+  formatSeconds,
+  formatSpeed,
+  historyColumns,
+  historySpanSeconds,
+  isDirty,
+  isIdleEvent,
+  jobRows,
+  withDetails,
+  type JobDetail,
+  jobStateTone,
+  jobsNeedingDetail,
+  knownValue,
+  modeTone,
+  previewText,
+  readingText,
+  runEndText,
+  settingsErrorOf,
+  settingsFromDraft,
+  sortDevices,
+  toggleDay,
+} from "./idle";
+
+const job = (id: number, state: JobState, extra: Partial<JobView> = {}): JobView => ({
+  id,
+  label: `job ${id}`,
+  origin: "local",
+  module_hash: "ab",
+  state,
+  attempts: 1,
+  preemptions: 0,
+  submitted_ms: 1_000,
+  started_ms: null,
+  finished_ms: null,
+  end: null,
+  limits: { memory_bytes: 1, fuel: 1, timeout_ms: 1, output_bytes: 1 },
+  input_bytes: 0,
+  output_bytes: 0,
+  output_text: "",
+  stderr_text: "",
+  fuel_used: 0,
+  cpu_ms: 0,
+  wall_ms: 0,
+  peak_memory_bytes: 0,
+  ...extra,
+});
+
+const event = (topic: string, kind: string, data: unknown = {}): Event => ({ id: 1, ts_ms: 0, topic, kind, data });
+
+const settings: HarvestSettings = {
+  enabled: true,
+  run_on_batteries: false,
+  battery_stop_below_pct: 40,
+  battery_resume_above_pct: 50,
+  idle_minutes: 3,
+  run_while_in_use: false,
+  unknown_idle_is_idle: true,
+  other_cpu_suspend_pct: 25,
+  other_cpu_grace_secs: 10,
+  max_cores_idle: 0,
+  max_cores_in_use: 1,
+  cpu_pct_idle: 100,
+  cpu_pct_in_use: 50,
+  temperature_stop_c: 85,
+  temperature_resume_c: 75,
+  windows: [{ days: [4, 0], start: "22:00", end: "06:00" }],
+  ram_pct_idle: 75,
+  ram_pct_in_use: 25,
+  price_per_gigafuel: 0,
+};
+
+describe("isIdleEvent", () => {
+  it("matches the idle topic and its children only", () => {
+    expect(isIdleEvent(event("idle", "decision_changed"))).toBe(true);
+    expect(isIdleEvent(event("idle.jobs", "x"))).toBe(true);
+    expect(isIdleEvent(event("idler", "x"))).toBe(false);
+    expect(isIdleEvent(event("mesh", "peer_connected"))).toBe(false);
+  });
+});
+
+describe("readings", () => {
+  it("give the value or unknown with the reason", () => {
+    expect(knownValue({ known: 42 })).toBe(42);
+    expect(knownValue({ known: false })).toBe(false);
+    expect(knownValue({ unknown: "no battery" })).toBeNull();
+    expect(readingText({ known: 87.4 }, (v) => `${v.toFixed(0)} %`)).toEqual({ text: "87 %", reason: null });
+    expect(readingText({ unknown: "no battery" }, String)).toEqual({ text: "unknown", reason: "no battery" });
+  });
+});
+
+describe("tones", () => {
+  it("colour modes and job states", () => {
+    expect([modeTone("run"), modeTone("throttle"), modeTone("pause")]).toEqual(["ok", "warn", "idle"]);
+    expect(jobStateTone("failed")).toBe("bad");
+    expect(jobStateTone("running")).toBe("info");
+  });
+});
+
+describe("runEndText", () => {
+  it("names exits, stops and traps", () => {
+    expect(runEndText({ status: "exited", code: 0 })).toBe("exit 0");
+    expect(runEndText({ status: "exited", code: 2 })).toBe("exit 2");
+    expect(runEndText({ status: "stopped", reason: { kind: "deadline" } })).toBe("stopped: deadline");
+    expect(runEndText({ status: "stopped", reason: { kind: "fuel_exhausted" } })).toBe("stopped: fuel exhausted");
+    expect(runEndText({ status: "stopped", reason: { kind: "trap", detail: "wasm `unreachable` executed" } })).toBe(
+      "trapped: wasm `unreachable` executed",
+    );
+  });
+});
+
+describe("number formats", () => {
+  it("scale instruction counts with SI prefixes", () => {
+    expect(formatFuel(0)).toBe("0");
+    expect(formatFuel(950)).toBe("950");
+    expect(formatFuel(12_300)).toBe("12.3 k");
+    expect(formatFuel(12_345_678_901)).toBe("12.3 G");
+    expect(formatFuel(2e11)).toBe("200.0 G");
+  });
+
+  it("show the speed per core, or that it is not measured yet", () => {
+    expect(formatSpeed(1.234e9)).toBe("1.23 G instr/s");
+    expect(formatSpeed(12.34e9)).toBe("12.3 G instr/s");
+    expect(formatSpeed(null)).toBe("not measured yet");
+  });
+
+  it("show the price, 0 as free", () => {
+    expect(formatPrice(0)).toBe("free");
+    expect(formatPrice(0.25)).toBe("0.25 per G instr");
+    expect(formatPrice(0.1 + 0.2)).toBe("0.3 per G instr");
+  });
+
+  it("show CPU and wall times", () => {
+    expect(formatSeconds(0.44)).toBe("0.4 s");
+    expect(formatSeconds(185)).toBe("3m 05s");
+    expect(formatMillis(850)).toBe("850 ms");
+    expect(formatMillis(12_340)).toBe("12.3 s");
+    expect(formatMillis(-1)).toBe("—");
+  });
+});
+
+describe("jobs", () => {
+  it("list running, queued, then finished jobs, each once", () => {
+    const rows = jobRows({
+      running: [job(3, "running")],
+      queued: [job(5, "queued"), job(4, "queued")],
+      recent: [job(3, "completed"), job(2, "failed")],
+    });
+    expect(rows.map((r) => [r.id, r.state])).toEqual([
+      [3, "running"],
+      [5, "queued"],
+      [4, "queued"],
+      [2, "failed"],
+    ]);
+  });
+
+  it("ask once for the output of finished jobs, again only when the node did not answer", () => {
+    const rows = [job(1, "running"), job(2, "completed"), job(3, "cancelled"), job(4, "failed"), job(5, "failed")];
+    const details = new Map<number, JobDetail>([
+      [4, { job: job(4, "failed") }],
+      [5, { error: { code: "not_found", message: "no job 5" } }],
+      [3, { error: { code: "unreachable", message: "Cannot reach the node" } }],
+    ]);
+    expect(jobsNeedingDetail(rows, details)).toEqual([2, 3]);
+  });
+
+  it("pair finished jobs with their fetched output", () => {
+    const fetched = job(2, "completed", { output_text: "42\n", output_bytes: 3 });
+    const failure = { error: { code: "not_found", message: "no job 3" } };
+    const details = new Map<number, JobDetail>([
+      [2, { job: fetched }],
+      [3, failure],
+    ]);
+    const rows = withDetails([job(1, "running"), job(2, "completed"), job(3, "failed"), job(4, "failed")], details);
+    expect(rows.map((r) => r.output)).toEqual(["not_finished", { job: fetched }, failure, "loading"]);
+    expect(rows[1]?.job).toBe(fetched);
+  });
+
+  it("take finished jobs from job_finished events", () => {
+    const done = job(7, "completed", { output_text: "5761455\n", output_bytes: 8 });
+    expect(finishedJobOf(event("idle", "job_finished", { job: done }))).toEqual(done);
+    expect(finishedJobOf(event("idle", "job_started", { job: done }))).toBeNull();
+    expect(finishedJobOf(event("idle", "job_finished", { job: { id: "7" } }))).toBeNull();
+    expect(finishedJobOf(event("idle", "job_finished", null))).toBeNull();
+    expect(finishedJobOf(event("mesh", "job_finished", { job: done }))).toBeNull();
+  });
+
+  it("preview long output", () => {
+    expect(previewText("5761455\n")).toEqual({ text: "5761455\n", truncated: false, lines: 1 });
+    const many = Array.from({ length: 20 }, (_, i) => `line ${i}`).join("\n");
+    expect(previewText(many, 2)).toEqual({ text: "line 0\nline 1…", truncated: true, lines: 20 });
+    expect(previewText("x".repeat(50), 8, 10)).toEqual({ text: `${"x".repeat(10)}…`, truncated: true, lines: 1 });
+  });
+});
+
+describe("sortDevices", () => {
+  const device = (peer_id: string, this_node = false) => ({ peer_id, this_node }) as IdleDevice;
+
+  it("puts this node first, then peers by id", () => {
+    const devices = [device("c"), device("b", true), device("a")];
+    expect(sortDevices(devices).map((d) => d.peer_id)).toEqual(["b", "a", "c"]);
+    expect(devices.map((d) => d.peer_id)).toEqual(["c", "b", "a"]);
+  });
+});
+
+describe("history", () => {
+  const point = (at_ms: number, cpu: number | null, battery: number | null = null): HistoryPoint => ({
+    at_ms,
+    cpu_load_pct: cpu,
+    other_cpu_pct: cpu,
+    temperature_c: null,
+    battery_pct: battery,
+    mode: "run",
+    running_jobs: 0,
+  });
+
+  it("gives chart columns in seconds, keeping gaps", () => {
+    const history = [point(1_000, 10), point(2_000, null), point(3_000, 30)];
+    expect(historyColumns(history, "cpu_load_pct")).toEqual([
+      [1, 2, 3],
+      [10, null, 30],
+    ]);
+  });
+
+  it("skips a series the machine never reports", () => {
+    expect(historyColumns([point(1_000, 10), point(2_000, 20)], "battery_pct")).toBeNull();
+    expect(historyColumns([], "cpu_load_pct")).toBeNull();
+  });
+
+  it("measures the span it covers", () => {
+    expect(historySpanSeconds([point(1_000, 1), point(601_000, 1)])).toBe(600);
+    expect(historySpanSeconds([point(1_000, 1)])).toBe(0);
+    expect(historySpanSeconds([])).toBe(0);
+  });
+});
+
+describe("settings errors", () => {
+  it("put the message next to the field the node names", () => {
+    expect(settingsErrorOf("cpu_pct_idle: must be 1 to 100, got 0")).toEqual({
+      field: "cpu_pct_idle",
+      message: "must be 1 to 100, got 0",
+    });
+    expect(settingsErrorOf('windows[2]: start "7" is not HH:MM')).toEqual({
+      field: "windows[2]",
+      message: 'start "7" is not HH:MM',
+    });
+  });
+
+  it("keep other messages for the top of the form", () => {
+    for (const message of [
+      "the store is read-only",
+      "Failed to parse the request body as JSON: expected value at line 1 column 1",
+      "constructor: nope",
+      "windows[x]: nope",
+      "cpu_pct_idle:",
+    ]) {
+      expect(settingsErrorOf(message)).toEqual({ field: null, message });
+    }
+  });
+});
+
+describe("settings draft", () => {
+  it("covers every field of the settings", () => {
+    expect(Object.keys(SETTINGS_FIELDS).sort()).toEqual(Object.keys(settings).sort());
+  });
+
+  it("is a deep copy that round-trips", () => {
+    const draft = draftOf(settings);
+    draft.windows[0]?.days.push(6);
+    expect(settings.windows[0]?.days).toEqual([4, 0]);
+    const back = settingsFromDraft(draftOf(settings));
+    expect(back.error).toBeNull();
+    expect(back.settings).toEqual({ ...settings, windows: [{ days: [0, 4], start: "22:00", end: "06:00" }] });
+  });
+
+  it("refuses empty numbers and fractions where the node takes whole numbers", () => {
+    expect(settingsFromDraft({ ...draftOf(settings), idle_minutes: null }).error).toEqual({
+      field: "idle_minutes",
+      message: "enter a number",
+    });
+    expect(settingsFromDraft({ ...draftOf(settings), cpu_pct_idle: 12.5 }).error).toEqual({
+      field: "cpu_pct_idle",
+      message: "must be a whole number, 0 or more, got 12.5",
+    });
+    expect(settingsFromDraft({ ...draftOf(settings), idle_minutes: 0.5 }).error).toBeNull();
+  });
+
+  it("leaves range checks to the node", () => {
+    const sent = settingsFromDraft({ ...draftOf(settings), cpu_pct_idle: 0, battery_stop_below_pct: 140 });
+    expect(sent.settings).toMatchObject({ cpu_pct_idle: 0, battery_stop_below_pct: 140 });
+  });
+
+  it("trims times and orders days", () => {
+    const draft = { ...draftOf(settings), windows: [{ days: [3, 1, 3], start: " 09:00", end: "17:00 " }] };
+    expect(settingsFromDraft(draft).settings?.windows).toEqual([{ days: [1, 3], start: "09:00", end: "17:00" }]);
+  });
+
+  it("knows when it differs from the saved settings", () => {
+    const draft = draftOf(settings);
+    expect(isDirty(draft, settings)).toBe(false);
+    draft.enabled = false;
+    expect(isDirty(draft, settings)).toBe(true);
+  });
+
+  it("toggles days in order", () => {
+    expect(toggleDay([4], 0)).toEqual([0, 4]);
+    expect(toggleDay([0, 4], 4)).toEqual([0]);
+  });
+});
