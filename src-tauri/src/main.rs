@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use fog_node::api::types::{
     ApiError, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, ExampleJob, HarvestSettings,
-    HarvestStats, Health, IdleDevice, IdleJobSubmit, JobView, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats,
-    MeshTopology, NodeInfo, Settings, SettingsUpdate,
+    HarvestStats, Health, IdleDevice, IdleJobSubmit, IdleOffer, JobView, KnownPeer, LogTail, LogsQuery, MeshPeer,
+    MeshStats, MeshTopology, NodeInfo, Settings, SettingsUpdate,
 };
 use fog_node::{logging, Config, Node, NodeApi, Overrides};
 use tauri::{Emitter, Manager, RunEvent};
@@ -50,6 +50,8 @@ node_commands! {
     idle_submit(request: IdleJobSubmit) -> JobView;
     idle_job(id: u64) -> JobView;
     idle_cancel(id: u64) -> JobView;
+    idle_offer(offer: IdleOffer) -> JobView;
+    idle_remote_job(peer: String, id: u64) -> JobView;
 }
 
 fn main() -> ExitCode {
@@ -118,7 +120,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             idle_examples,
             idle_submit,
             idle_job,
-            idle_cancel
+            idle_cancel,
+            idle_offer,
+            idle_remote_job
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

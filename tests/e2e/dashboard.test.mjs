@@ -93,3 +93,39 @@ test('the Mesh page shows a peer connected through the API, live', { timeout: 12
     await b.stop();
   }
 });
+
+test('the Idle compute page runs an example job in the sandbox and shows its result', { timeout: 120_000 }, async () => {
+  const node = await startNode();
+  try {
+    // Jobs may run whoever sits at this machine and however busy the other tests keep it.
+    await fetch(`${node.url}/api/idle-compute/settings`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${node.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ run_while_in_use: true, max_cores_in_use: 0, cpu_pct_in_use: 100, other_cpu_suspend_pct: 0 }),
+    });
+    await withBrowser(async (page) => {
+      await page.goto(`${node.url}/#token=${node.token}`);
+      await page.goto(`${node.url}/#/idle-compute`);
+      const reason = page.getByTestId('idle-decision-reason');
+      await reason.filter({ hasText: /^(running|throttled): / }).waitFor({ timeout: 30_000 });
+      const stats = await callApi(node, '/api/idle-compute/stats');
+      assert.equal(stats.decision.mode === 'pause', false, stats.decision.reason);
+
+      await page.getByTestId('idle-example-select').selectOption('wordcount');
+      await page.getByTestId('idle-example-input').fill('one two two\n');
+      await page.getByTestId('idle-example-run').click();
+      const done = page.locator('[data-testid="idle-job-row"][data-state="completed"]').first();
+      await done.waitFor({ timeout: 30_000 });
+      const output = await done.getByTestId('idle-job-output').innerText();
+      assert.match(output, /words 3/);
+      assert.match(output, /most common two \(2\)/);
+      const jobId = await done.getAttribute('data-job-id');
+      const job = await callApi(node, `/api/idle-compute/jobs/${jobId}`);
+      assert.equal(job.state, 'completed');
+      assert.equal(job.output_text, output.trim() + '\n');
+      await page.screenshot({ path: `${artifacts}idle-compute.png`, fullPage: true });
+    });
+  } finally {
+    await node.stop();
+  }
+});

@@ -57,6 +57,7 @@ pub fn typescript() -> String {
         fog_idle::examples::ExampleJob::decl(),
         IdleDevice::decl(),
         IdleJobSubmit::decl(),
+        IdleOffer::decl(),
     ];
     let mut out =
         String::from("// Generated from Rust by `UPDATE_BINDINGS=1 cargo test -p fog-node bindings` — do not edit.\n");

@@ -14,7 +14,7 @@ use utoipa::OpenApi;
 
 use crate::api::types::{
     ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, IdleDevice,
-    IdleJobSubmit, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo,
+    IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo,
     PeerDirection, ProcessStats, ServiceHealth, ServiceState, Settings, SettingsUpdate, TopicTraffic, TopologyEdge,
     TopologyNode,
 };
@@ -49,6 +49,8 @@ pub fn router(api: NodeApi) -> Router {
         .route("/api/idle-compute/jobs/{id}", get(idle_job))
         .route("/api/idle-compute/jobs/{id}/output", get(idle_job_output))
         .route("/api/idle-compute/jobs/{id}/cancel", post(idle_cancel))
+        .route("/api/idle-compute/offer", post(idle_offer).layer(DefaultBodyLimit::max(72 << 20)))
+        .route("/api/idle-compute/peers/{peer}/jobs/{id}", get(idle_remote_job))
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route("/api/{*rest}", any(api_not_found))
@@ -261,6 +263,22 @@ async fn idle_cancel(State(api): State<NodeApi>, Path(id): Path<String>) -> Resu
     api.idle_cancel(job_id(&id)?).await.map(Json)
 }
 
+#[utoipa::path(post, path = "/api/idle-compute/offer", request_body = IdleOffer, responses((status = 200, body = fog_idle::JobView, description = "accepted: the job as queued on the peer"), (status = 400, body = ApiError, description = "invalid, or refused by the peer's policy"), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn idle_offer(
+    State(api): State<NodeApi>,
+    ApiJson(offer): ApiJson<IdleOffer>,
+) -> Result<Json<fog_idle::JobView>, ApiError> {
+    api.idle_offer(offer).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/idle-compute/peers/{peer}/jobs/{id}", params(("peer" = String, Path, description = "Peer id"), ("id" = u64, Path, description = "Job id on that peer")), responses((status = 200, body = fog_idle::JobView), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn idle_remote_job(
+    State(api): State<NodeApi>,
+    Path((peer, id)): Path<(String, String)>,
+) -> Result<Json<fog_idle::JobView>, ApiError> {
+    api.idle_remote_job(peer, job_id(&id)?).await.map(Json)
+}
+
 /// Query of the event WebSocket.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -360,8 +378,8 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Fog Compute node API", description = "Every /api route and /metrics need `Authorization: Bearer <token>`; errors are `{code, message}`."),
-    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings, p2p_stats, p2p_peers, p2p_known, p2p_topology, p2p_connect, p2p_disconnect, idle_stats, idle_devices, idle_settings, idle_update_settings, idle_examples, idle_submit, idle_job, idle_job_output, idle_cancel),
-    components(schemas(ConnectRequest, DisconnectRequest, MeshPeer, MeshStats, MeshTraffic, TopicTraffic, KnownPeer, MeshTopology, TopologyNode, TopologyEdge, PeerDirection, ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate, IdleDevice, IdleJobSubmit)),
+    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings, p2p_stats, p2p_peers, p2p_known, p2p_topology, p2p_connect, p2p_disconnect, idle_stats, idle_devices, idle_settings, idle_update_settings, idle_examples, idle_submit, idle_job, idle_job_output, idle_cancel, idle_offer, idle_remote_job),
+    components(schemas(ConnectRequest, DisconnectRequest, MeshPeer, MeshStats, MeshTraffic, TopicTraffic, KnownPeer, MeshTopology, TopologyNode, TopologyEdge, PeerDirection, ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate, IdleDevice, IdleJobSubmit, IdleOffer)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

@@ -11,6 +11,18 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::events::EventBus;
 
+/// Request-response protocol on which a node offers a job to another; the answer is the
+/// accepted job, or the refusal's reason.
+pub const OFFER_PROTOCOL: &str = "/fog/idle/offer/1";
+/// Request-response protocol on which the node that offered a job asks for its state and result.
+pub const JOB_PROTOCOL: &str = "/fog/idle/job/1";
+
+/// Asks for a job this node offered earlier.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct JobQuery {
+    pub id: u64,
+}
+
 /// Gossip topic of capacity advertisements.
 pub const CAPACITY_TOPIC: &str = "fog/idle/capacity/1";
 /// How often a node advertises even when nothing changed.
@@ -109,6 +121,54 @@ pub async fn advertise_capacity(mesh: Mesh, harvester: Arc<Harvester>, offers: M
         if let Err(e) = mesh.publish(CAPACITY_TOPIC, data).await {
             tracing::debug!("capacity not advertised: {e}");
             tick.reset_after(RETRY_AFTER);
+        }
+    }
+}
+
+/// Answers other nodes' job offers with the harvest policy's verdict, and their questions about
+/// the jobs they offered (only those: a node cannot read another's results).
+pub async fn serve_offers(mesh: Mesh, harvester: Arc<Harvester>) {
+    let (mut offers, mut queries) = match (
+        mesh.serve::<crate::api::types::IdleJobSubmit, fog_idle::JobView>(OFFER_PROTOCOL).await,
+        mesh.serve::<JobQuery, fog_idle::JobView>(JOB_PROTOCOL).await,
+    ) {
+        (Ok(offers), Ok(queries)) => (offers, queries),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!("cannot serve job offers: {e}");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            offer = offers.recv() => {
+                let Some(offer) = offer else { return };
+                let harvester = harvester.clone();
+                tokio::spawn(async move {
+                    let request = match crate::api::job_request(offer.request.clone(), &offer.peer) {
+                        Ok(request) => request,
+                        Err(e) => return offer.refuse(e.message),
+                    };
+                    match tokio::task::spawn_blocking(move || harvester.offer(request)).await {
+                        Ok(Ok(job)) => offer.respond(&job),
+                        Ok(Err(e)) => offer.refuse(e.to_string()),
+                        Err(e) => offer.refuse(e.to_string()),
+                    }
+                });
+            }
+            query = queries.recv() => {
+                let Some(query) = query else { return };
+                let harvester = harvester.clone();
+                tokio::spawn(async move {
+                    let id = query.request.id;
+                    let job = tokio::task::spawn_blocking(move || harvester.job(id)).await;
+                    match job {
+                        Ok(Ok(job)) if job.origin == query.peer => query.respond(&job),
+                        Ok(Ok(_)) | Ok(Err(fog_idle::JobError::NotFound(_))) => query.refuse(format!("no job {id} from you")),
+                        Ok(Err(e)) => query.refuse(e.to_string()),
+                        Err(e) => query.refuse(e.to_string()),
+                    }
+                });
+            }
         }
     }
 }

@@ -138,6 +138,7 @@ impl Node {
                 state.services.set("idle_compute", "Idle compute", ServiceState::Running, detail);
                 tokio::spawn(crate::idle::forward_events(harvester.clone(), state.bus.clone()));
                 if let Some(mesh) = &state.mesh {
+                    tokio::spawn(crate::idle::serve_offers(mesh.clone(), harvester.clone()));
                     tokio::spawn(crate::idle::advertise_capacity(mesh.clone(), harvester, state.idle_offers.clone()));
                 }
             }

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { Event, HarvestSettings, HistoryPoint, IdleDevice, JobState, JobView } from "./api/client";
 import {
+  MAX_OFFERED_JOBS,
   SETTINGS_FIELDS,
+  acceptedText,
   draftOf,
   finishedJobOf,
   formatFuel,
@@ -18,6 +20,7 @@ import {
   type JobDetail,
   jobStateTone,
   jobsNeedingDetail,
+  keepPollingOffered,
   knownValue,
   modeTone,
   previewText,
@@ -27,6 +30,10 @@ import {
   settingsFromDraft,
   sortDevices,
   toggleDay,
+  withOfferedJob,
+  withRemoteError,
+  withRemoteJob,
+  type OfferedJob,
 } from "./idle";
 
 const job = (id: number, state: JobState, extra: Partial<JobView> = {}): JobView => ({
@@ -197,6 +204,55 @@ describe("jobs", () => {
     const many = Array.from({ length: 20 }, (_, i) => `line ${i}`).join("\n");
     expect(previewText(many, 2)).toEqual({ text: "line 0\nline 1…", truncated: true, lines: 20 });
     expect(previewText("x".repeat(50), 8, 10)).toEqual({ text: `${"x".repeat(10)}…`, truncated: true, lines: 1 });
+  });
+});
+
+describe("jobs offered to other nodes", () => {
+  const peer = "12D3KooWAbCdEfGhIjKlMnOpQrStUvWxYz";
+  const ids = (list: readonly OfferedJob[]) => list.map((entry) => entry.job.id);
+
+  it("words the acceptance with the peer's short id and its job id", () => {
+    expect(acceptedText(peer, job(7, "queued"))).toBe("Accepted by 12D3Ko…UvWxYz as job #7");
+    expect(acceptedText("short", job(0, "queued"))).toBe("Accepted by short as job #0");
+  });
+
+  it("lists the most recent offer first and keeps a few", () => {
+    let list: OfferedJob[] = [];
+    for (let id = 1; id <= MAX_OFFERED_JOBS + 2; id++) list = withOfferedJob(list, job(id, "queued"));
+    expect(MAX_OFFERED_JOBS).toBe(5);
+    expect(ids(list)).toEqual([7, 6, 5, 4, 3]);
+    expect(list.every((entry) => entry.error === null)).toBe(true);
+    // The same job accepted again (the peer restarted its ids) replaces the old entry.
+    expect(ids(withOfferedJob(list, job(5, "queued")))).toEqual([5, 7, 6, 4, 3]);
+  });
+
+  it("takes the peer's answers and failures", () => {
+    const failure = { code: "unreachable", message: "not connected to peer" };
+    let list = withOfferedJob(withOfferedJob([], job(1, "queued")), job(2, "queued"));
+    list = withRemoteError(list, 1, failure);
+    expect(list[1]).toEqual({ job: job(1, "queued"), error: failure });
+    expect(list[0]?.error).toBeNull();
+    list = withRemoteJob(list, job(1, "running"));
+    expect(list[1]).toEqual({ job: job(1, "running"), error: null });
+    list = withRemoteJob(list, job(1, "completed", { output_text: "2 3 5\n" }));
+    expect(list[1]?.job.state).toBe("completed");
+    // An overtaken answer does not take a finished job back, and unknown jobs stay out.
+    expect(withRemoteJob(list, job(1, "running"))).toEqual(list);
+    expect(ids(withRemoteJob(list, job(9, "running")))).toEqual([2, 1]);
+    expect(ids(withRemoteError(list, 9, failure))).toEqual([2, 1]);
+  });
+
+  it("polls until the job is finished or no longer listed", () => {
+    const states: JobState[] = ["queued", "running", "completed", "failed", "cancelled"];
+    expect(states.map((state) => keepPollingOffered({ job: job(1, state), error: null }))).toEqual([
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
+    expect(keepPollingOffered({ job: job(1, "running"), error: { code: "unreachable", message: "x" } })).toBe(true);
+    expect(keepPollingOffered(undefined)).toBe(false);
   });
 });
 

@@ -13,7 +13,7 @@ import type {
   StopReason,
   TimeWindow,
 } from "./api/client";
-import { formatDuration } from "./format";
+import { formatDuration, shortId } from "./format";
 import type { BadgeTone } from "./services";
 
 /** Badge colours on the Idle compute page: the service tones plus "info" for work in progress. */
@@ -201,6 +201,56 @@ export function sortDevices(devices: readonly IdleDevice[]): IdleDevice[] {
     if (a.this_node !== b.this_node) return a.this_node ? -1 : 1;
     return a.peer_id < b.peer_id ? -1 : a.peer_id > b.peer_id ? 1 : 0;
   });
+}
+
+// ---- Jobs offered to other nodes --------------------------------------------------------
+
+/** How many jobs offered to one peer stay listed under its row, most recent first. */
+export const MAX_OFFERED_JOBS = 5;
+
+/** How often a job offered to another node is asked for while it is queued or running. */
+export const OFFERED_POLL_MS = 1_000;
+
+/**
+ * A job this node offered to another: the latest view that node gave of it (its `id` is the
+ * other node's), and why the last query for it failed, if it did.
+ */
+export type OfferedJob = { job: JobView; error: ApiError | null };
+
+/** "Accepted by 12D3Ko…abcdef as job #7": the answer to an offer, `job` as the peer queued it. */
+export function acceptedText(peer: string, job: Pick<JobView, "id">): string {
+  return `Accepted by ${shortId(peer)} as job #${job.id}`;
+}
+
+/** The list with a newly accepted job first, keeping at most `MAX_OFFERED_JOBS`. */
+export function withOfferedJob(list: readonly OfferedJob[], job: JobView): OfferedJob[] {
+  return [{ job, error: null }, ...list.filter((entry) => entry.job.id !== job.id)].slice(0, MAX_OFFERED_JOBS);
+}
+
+/**
+ * The list with the peer's latest answer about one of its jobs. A job no longer listed stays
+ * out, and a finished job never goes back to queued or running (an answer that was overtaken).
+ */
+export function withRemoteJob(list: readonly OfferedJob[], job: JobView): OfferedJob[] {
+  return list.map((entry) => {
+    if (entry.job.id !== job.id) return entry;
+    if (isFinished(entry.job.state) && !isFinished(job.state)) return entry;
+    return { job, error: null };
+  });
+}
+
+/** The list with the reason the last query for job `id` failed; the last known view stays. */
+export function withRemoteError(list: readonly OfferedJob[], id: number, error: ApiError): OfferedJob[] {
+  return list.map((entry) => (entry.job.id === id ? { ...entry, error } : entry));
+}
+
+/**
+ * Whether to keep asking the peer about an offered job: until it is completed, failed or
+ * cancelled, and only while it is listed (`undefined` once dropped from the list). Closing
+ * the form or leaving the page stops the polling as well, by unmounting it.
+ */
+export function keepPollingOffered(entry: OfferedJob | undefined): boolean {
+  return entry !== undefined && !isFinished(entry.job.state);
 }
 
 /** The device-history series drawn as sparklines. */

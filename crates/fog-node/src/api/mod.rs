@@ -14,7 +14,7 @@ use crate::logging;
 use crate::node::NodeState;
 use types::{
     ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, IdleDevice,
-    IdleJobSubmit, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo,
+    IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo,
     PeerDirection, ServiceState, Settings, SettingsUpdate, TopicTraffic, TopologyEdge, TopologyNode,
 };
 
@@ -254,7 +254,7 @@ impl NodeApi {
     /// Queues a job; it runs when the harvest policy allows.
     pub async fn idle_submit(&self, request: IdleJobSubmit) -> Result<fog_idle::JobView, ApiError> {
         let harvester = self.harvester()?;
-        let job = job_request(request)?;
+        let job = job_request(request, "local")?;
         tokio::task::spawn_blocking(move || harvester.submit(job)).await.map_err(internal)?.map_err(|e| match e {
             fog_idle::SubmitError::Store(e) => e.into(),
             other => ApiError::invalid_input(other.to_string()),
@@ -277,6 +277,24 @@ impl NodeApi {
         tokio::task::spawn_blocking(move || harvester.cancel(id)).await.map_err(internal)?.map_err(job_error)
     }
 
+    /// Offers a job to another node of the mesh, which accepts it (the answer is the job as
+    /// queued there) or refuses it by its own harvest policy (a 400 with its reason).
+    pub async fn idle_offer(&self, offer: IdleOffer) -> Result<fog_idle::JobView, ApiError> {
+        let mesh = self.mesh()?;
+        // Check locally first, so a malformed job is reported without a round trip.
+        job_request(offer.job.clone(), "local")?;
+        mesh.request(&offer.peer, crate::idle::OFFER_PROTOCOL, &offer.job, REMOTE_JOB_TIMEOUT)
+            .await
+            .map_err(remote_error)
+    }
+
+    /// State and result of a job this node offered to another.
+    pub async fn idle_remote_job(&self, peer: String, id: u64) -> Result<fog_idle::JobView, ApiError> {
+        let mesh = self.mesh()?;
+        let query = crate::idle::JobQuery { id };
+        mesh.request(&peer, crate::idle::JOB_PROTOCOL, &query, REMOTE_JOB_TIMEOUT).await.map_err(remote_error)
+    }
+
     fn harvester(&self) -> Result<std::sync::Arc<fog_idle::Harvester>, ApiError> {
         self.state.idle.clone().ok_or_else(|| {
             let detail = self
@@ -289,6 +307,17 @@ impl NodeApi {
                 .unwrap_or_default();
             ApiError::new(crate::error::code::UNAVAILABLE, format!("idle compute is not running: {detail}"))
         })
+    }
+}
+
+/// How long another node has to answer a job offer or query.
+const REMOTE_JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A refusal or failure on the other node is the user's to read, as a 400 with its reason.
+fn remote_error(e: fog_mesh::MeshError) -> ApiError {
+    match e {
+        fog_mesh::MeshError::Request { reason, peer, .. } => ApiError::invalid_input(format!("{peer}: {reason}")),
+        other => other.into(),
     }
 }
 
@@ -305,8 +334,8 @@ fn job_error(e: fog_idle::JobError) -> ApiError {
 }
 
 /// Turns the API's submission into the harvester's request, checking that it names exactly one
-/// module and at most one input.
-fn job_request(request: IdleJobSubmit) -> Result<fog_idle::JobRequest, ApiError> {
+/// module and at most one input. `origin` is "local" or the peer that offered it.
+pub(crate) fn job_request(request: IdleJobSubmit, origin: &str) -> Result<fog_idle::JobRequest, ApiError> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     let (module, default_label) = match (&request.example, &request.module_base64) {
@@ -335,7 +364,7 @@ fn job_request(request: IdleJobSubmit) -> Result<fog_idle::JobRequest, ApiError>
     };
     Ok(fog_idle::JobRequest {
         label: request.label.unwrap_or(default_label),
-        origin: "local".into(),
+        origin: origin.into(),
         module,
         input,
         limits: request.limits.unwrap_or_default(),

@@ -372,3 +372,12 @@ pub struct IdleJobSubmit {
     #[ts(optional = nullable)]
     pub limits: Option<fog_idle::JobLimits>,
 }
+
+/// A job to offer to another node of the mesh.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdleOffer {
+    /// Peer id of the node to run it.
+    pub peer: String,
+    pub job: IdleJobSubmit,
+}

@@ -441,3 +441,8 @@ input_base64?: string | null,
  * Defaults: 256 MiB memory, 2·10¹¹ fuel, 60 s, 16 MiB of output.
  */
 limits?: JobLimits | null, };
+export type IdleOffer = { 
+/**
+ * Peer id of the node to run it.
+ */
+peer: string, job: IdleJobSubmit, };

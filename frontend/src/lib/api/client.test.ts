@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import type { Event, HarvestSettings, IdleJobSubmit } from "./bindings";
+import type { Event, HarvestSettings, IdleJobSubmit, IdleOffer } from "./bindings";
 import { FogClient, createClient } from "./client";
 import { createTokenStore } from "./token";
 import type { ConnectionStatus, EventListener, StatusListener, Transport } from "./transport";
@@ -34,6 +34,8 @@ class FakeTransport implements Transport {
   idleSubmit = vi.fn((_request: IdleJobSubmit) => this.#answer({ id: 1, state: "queued" } as never));
   idleJob = vi.fn((id: number) => this.#answer({ id, state: "completed" } as never));
   idleCancel = vi.fn((id: number) => this.#answer({ id, state: "cancelled" } as never));
+  idleOffer = vi.fn((_offer: IdleOffer) => this.#answer({ id: 9, state: "queued", origin: "local" } as never));
+  idleRemoteJob = vi.fn((_peer: string, id: number) => this.#answer({ id, state: "running" } as never));
 
   stream(onEvent: EventListener, onStatus: StatusListener) {
     const entry = { onEvent, onStatus, stopped: false };
@@ -94,6 +96,22 @@ describe("FogClient", () => {
       message: "idle compute is not running: disabled in the configuration",
     });
     await expect(client.idleSettings()).rejects.toMatchObject({ code: "unavailable" });
+  });
+
+  it("passes job offers to other nodes to the transport", async () => {
+    const { client, transport } = setup();
+    const offer: IdleOffer = { peer: "12D3KooWpeer", job: { example: "sieve", input: "100" } };
+    await expect(client.idleOffer(offer)).resolves.toEqual({ id: 9, state: "queued", origin: "local" });
+    expect(transport.idleOffer).toHaveBeenCalledWith(offer);
+    await expect(client.idleRemoteJob("12D3KooWpeer", 9)).resolves.toEqual({ id: 9, state: "running" });
+    expect(transport.idleRemoteJob).toHaveBeenCalledWith("12D3KooWpeer", 9);
+    transport.failWith = { code: "invalid_input", message: "12D3KooWpeer: refused: paused: on battery" };
+    await expect(client.idleOffer(offer)).rejects.toEqual({
+      code: "invalid_input",
+      message: "12D3KooWpeer: refused: paused: on battery",
+    });
+    await expect(client.idleRemoteJob("12D3KooWpeer", 9)).rejects.toMatchObject({ code: "invalid_input" });
+    expect(client.authState).toBe("ok");
   });
 
   it("rejects with ApiError-shaped objects whatever the transport throws", async () => {

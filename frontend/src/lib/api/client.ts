@@ -11,6 +11,7 @@ import type {
   Health,
   IdleDevice,
   IdleJobSubmit,
+  IdleOffer,
   JobView,
   KnownPeer,
   LogTail,
@@ -201,6 +202,21 @@ export class FogClient {
   /** Cancels a queued or running job; a running one stops at its next tick. */
   idleCancel(id: number): Promise<JobView> {
     return this.#call(() => this.#transport.idleCancel(id));
+  }
+
+  /**
+   * Offers a job to another node of the mesh. Resolves with the job as that node accepted
+   * and queued it (its `id` is the other node's); a refusal by that node's harvest policy
+   * rejects with `invalid_input` and a message that starts with its peer id, e.g.
+   * `12D3KooW…: refused: paused: on battery`.
+   */
+  idleOffer(offer: IdleOffer): Promise<JobView> {
+    return this.#call(() => this.#transport.idleOffer(offer));
+  }
+
+  /** A job this node offered to `peer`, as that node sees it; finished ones with their output. */
+  idleRemoteJob(peer: string, id: number): Promise<JobView> {
+    return this.#call(() => this.#transport.idleRemoteJob(peer, id));
   }
 
   /**

@@ -239,11 +239,39 @@ describe("HTTP requests", () => {
     });
   });
 
+  it("offers a job to another node and reads it back from there", async () => {
+    const job = { id: 3, state: "queued", origin: "local" };
+    const { http, calls } = transport(() => json(200, job));
+    const offer = { peer: "12D3KooWpeer", job: { example: "sieve", input: "1000" } };
+    await expect(http.idleOffer(offer)).resolves.toEqual(job);
+    await expect(http.idleRemoteJob("12D3KooWpeer", 3)).resolves.toEqual(job);
+    await http.idleRemoteJob("a/b?c#d", 0);
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      "POST http://node.test/api/idle-compute/offer",
+      "GET http://node.test/api/idle-compute/peers/12D3KooWpeer/jobs/3",
+      "GET http://node.test/api/idle-compute/peers/a%2Fb%3Fc%23d/jobs/0",
+    ]);
+    expect(JSON.parse(String(calls[0]?.init.body))).toEqual(offer);
+    expect(headerOf(calls[0], "Content-Type")).toBe("application/json");
+    expect(calls[1]?.init.body).toBeUndefined();
+    for (const call of calls) expect(headerOf(call, "Authorization")).toBe("Bearer tok");
+  });
+
+  it("passes another node's refusal of an offer on as it was worded", async () => {
+    const message = "12D3KooWpeer: refused: paused: on battery";
+    const { http } = transport(() => json(400, { code: "invalid_input", message }));
+    await expect(http.idleOffer({ peer: "12D3KooWpeer", job: { example: "sieve" } })).rejects.toEqual({
+      code: "invalid_input",
+      message,
+    });
+  });
+
   it("does not send a job id that is not a whole number", async () => {
     const { http, calls } = transport(() => json(200, {}));
     for (const id of [1.5, -1, Number.NaN]) {
       await expect(http.idleJob(id)).rejects.toMatchObject({ code: "invalid_input" });
       await expect(http.idleCancel(id)).rejects.toMatchObject({ code: "invalid_input" });
+      await expect(http.idleRemoteJob("12D3KooWpeer", id)).rejects.toMatchObject({ code: "invalid_input" });
     }
     expect(calls).toHaveLength(0);
   });

@@ -11,6 +11,7 @@ import type {
   Health,
   IdleDevice,
   IdleJobSubmit,
+  IdleOffer,
   JobView,
   KnownPeer,
   LogTail,
@@ -236,6 +237,14 @@ export class HttpTransport implements Transport {
 
   async idleCancel(id: number): Promise<JobView> {
     return this.#request("POST", `/api/idle-compute/jobs/${jobPath(id)}/cancel`);
+  }
+
+  idleOffer(offer: IdleOffer): Promise<JobView> {
+    return this.#request("POST", "/api/idle-compute/offer", offer);
+  }
+
+  async idleRemoteJob(peer: string, id: number): Promise<JobView> {
+    return this.#request("GET", `/api/idle-compute/peers/${encodeURIComponent(peer)}/jobs/${jobPath(id)}`);
   }
 
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe {

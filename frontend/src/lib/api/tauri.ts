@@ -12,6 +12,7 @@ import type {
   Health,
   IdleDevice,
   IdleJobSubmit,
+  IdleOffer,
   JobView,
   KnownPeer,
   LogTail,
@@ -115,6 +116,14 @@ export class TauriTransport implements Transport {
 
   idleCancel(id: number): Promise<JobView> {
     return invoke("idle_cancel", { id });
+  }
+
+  idleOffer(offer: IdleOffer): Promise<JobView> {
+    return invoke("idle_offer", { offer });
+  }
+
+  idleRemoteJob(peer: string, id: number): Promise<JobView> {
+    return invoke("idle_remote_job", { peer, id });
   }
 
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe {

@@ -11,6 +11,7 @@ import type {
   Health,
   IdleDevice,
   IdleJobSubmit,
+  IdleOffer,
   JobView,
   KnownPeer,
   LogTail,
@@ -59,6 +60,8 @@ export interface Transport {
   idleSubmit(request: IdleJobSubmit): Promise<JobView>;
   idleJob(id: number): Promise<JobView>;
   idleCancel(id: number): Promise<JobView>;
+  idleOffer(offer: IdleOffer): Promise<JobView>;
+  idleRemoteJob(peer: string, id: number): Promise<JobView>;
   /** Starts the live event stream; the returned function stops it. */
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe;
 }
