@@ -12,6 +12,8 @@ fn main() {
     let jobs_dir = manifest_dir.join("../fog-jobs");
     println!("cargo:rerun-if-changed={}", jobs_dir.join("src").display());
     println!("cargo:rerun-if-changed={}", jobs_dir.join("Cargo.toml").display());
+    // The wasm-jobs profile lives in the workspace manifest.
+    println!("cargo:rerun-if-changed={}", manifest_dir.join("../../Cargo.toml").display());
 
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo"));
     let target_dir = shared_target_dir(&out_dir).join("wasm-jobs");
