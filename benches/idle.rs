@@ -2,10 +2,11 @@
 //! kernels inside the sandbox against the same Rust code compiled natively (the ratio is
 //! printed at the end; the goal is ≥ 0.5), and harvest-policy decisions.
 
+use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use fog_idle::examples::example;
 use fog_idle::{
     decide, DeviceState, HarvestSettings, JobControl, JobLimits, LocalTime, PolicyMemory, PowerSource, Reading, RunEnd,
@@ -78,9 +79,13 @@ fn kernels(c: &mut Criterion) {
             start.elapsed()
         })
     };
-    let sieve_native = median(timed(Box::new(move || drop(black_box(fog_jobs::sieve(black_box(limit)))))));
+    let sieve_native = median(timed(Box::new(move || {
+        black_box(fog_jobs::sieve(black_box(limit)));
+    })));
     let sieve_sandbox = median(Box::new(|| sandboxed(&sandbox, "sieve", SIEVE_INPUT)));
-    let tile_native = median(timed(Box::new(move || drop(black_box(fog_jobs::mandelbrot(black_box(&tile)))))));
+    let tile_native = median(timed(Box::new(move || {
+        black_box(fog_jobs::mandelbrot(black_box(&tile)));
+    })));
     let tile_sandbox = median(Box::new(|| sandboxed(&sandbox, "mandelbrot", TILE_INPUT)));
     println!(
         "sandbox/native throughput: sieve({SIEVE_INPUT}) {:.2} ({sieve_native:?} native, {sieve_sandbox:?} sandboxed); \

@@ -1,5 +1,6 @@
 // The desktop app's real window (WebKitGTK under Xvfb), driven through tauri-driver and
-// WebKitWebDriver: the Overview shows the peer id of the node the app embeds.
+// WebKitWebDriver: the Overview shows the peer id of the node the app embeds, and the Idle
+// compute page shows its harvest policy's decision through the Tauri commands.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -23,7 +24,7 @@ async function waitFor(what, fn, timeoutMs) {
   }
 }
 
-test('the desktop window renders the Overview with the real peer id', { timeout: 180_000 }, async () => {
+test('the desktop window renders the Overview with the real peer id and the Idle compute page', { timeout: 180_000 }, async () => {
   const app = process.env.FOG_DESKTOP_BIN;
   assert.ok(app, 'FOG_DESKTOP_BIN must point at the desktop binary');
   const dataDir = freshDataDir();
@@ -58,6 +59,23 @@ test('the desktop window renders the Overview with the real peer id', { timeout:
     const status = await browser.$('[data-testid="connection-status"]');
     await browser.waitUntil(async () => (await status.getText()).includes('live'), { timeout: 30_000 });
     await browser.saveScreenshot(`${artifacts}desktop.png`);
+
+    // The Idle compute page through the Tauri commands: the policy's reason as the node states it.
+    const idleLink = await browser.$('a[href="#/idle-compute"]');
+    await idleLink.click();
+    const reason = await browser.$('[data-testid="idle-decision-reason"]');
+    await reason.waitForExist({ timeout: 30_000 });
+    const stats = await waitFor(
+      'idle stats',
+      () =>
+        fetch(`http://127.0.0.1:${apiPort}/api/idle-compute/stats`, { headers: { Authorization: `Bearer ${token}` } })
+          .then((r) => (r.ok ? r.json() : null))
+          .then((s) => (s && s.device ? s : null)),
+      30_000,
+    );
+    const verb = stats.decision.reason.split(':')[0];
+    await browser.waitUntil(async () => (await reason.getText()).startsWith(`${verb}:`), { timeout: 30_000 });
+    await browser.saveScreenshot(`${artifacts}desktop-idle.png`);
   } finally {
     if (browser) await browser.deleteSession().catch(() => {});
     driver.kill('SIGTERM');
