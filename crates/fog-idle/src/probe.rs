@@ -350,28 +350,43 @@ impl MemoryProbe for ProcMemory {
 
 /// The user's idle time, from the sources a Linux machine has:
 ///
+/// * the X server's screensaver extension, on an X11 display: milliseconds since the last
+///   keyboard or mouse input (not under Wayland, where XWayland sees only X clients' input);
 /// * logind's `IdleHint`/`IdleSinceHint` (the desktop marks the session idle after its own
 ///   idle delay, so a graphical user shows as active until then);
 /// * the terminals of logged-in users (from utmp, like `w`): the kernel updates a terminal's
 ///   access time on input, which is how `w` shows idle time for console and SSH users.
 ///
-/// With a display but no logind, terminal activity says nothing about the person at the
-/// screen, so the reading is unknown rather than misleadingly idle.
+/// Input on any of them means the user is there, so the shortest idle time wins. With a display
+/// but neither of the first two, terminal activity says nothing about the person at the screen,
+/// so the reading is unknown rather than misleadingly idle.
 pub struct UserIdle {
     utmp: PathBuf,
     dev_root: PathBuf,
     logind: Box<dyn FnMut() -> Result<Option<f64>, String> + Send>,
+    /// The X display's idle time, when the node runs on an X11 display.
+    x11: Option<IdleSource>,
     graphical: bool,
 }
+
+type IdleSource = Box<dyn FnMut() -> Result<f64, String> + Send>;
 
 impl UserIdle {
     pub fn new() -> Self {
         let graphical = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
         let mut logind = Logind::default();
+        let x11: Option<IdleSource> = match (std::env::var_os("DISPLAY"), std::env::var_os("WAYLAND_DISPLAY")) {
+            (Some(_), None) => {
+                let mut display = X11Idle::default();
+                Some(Box::new(move || display.idle_secs()))
+            }
+            _ => None,
+        };
         UserIdle {
             utmp: PathBuf::from("/run/utmp"),
             dev_root: PathBuf::from("/dev"),
             logind: Box::new(move || logind.idle_secs()),
+            x11,
             graphical,
         }
     }
@@ -384,7 +399,13 @@ impl UserIdle {
         logind: impl FnMut() -> Result<Option<f64>, String> + Send + 'static,
         graphical: bool,
     ) -> Self {
-        UserIdle { utmp: utmp.into(), dev_root: dev_root.into(), logind: Box::new(logind), graphical }
+        UserIdle { utmp: utmp.into(), dev_root: dev_root.into(), logind: Box::new(logind), x11: None, graphical }
+    }
+
+    /// For tests: an X display's idle time as another source.
+    pub fn with_x11(mut self, x11: impl FnMut() -> Result<f64, String> + Send + 'static) -> Self {
+        self.x11 = Some(Box::new(x11));
+        self
     }
 
     /// Seconds since the most recent input on a logged-in user's terminal, if anyone is
@@ -428,16 +449,89 @@ impl Default for UserIdle {
 impl IdleProbe for UserIdle {
     fn user_idle_secs(&mut self) -> Reading<f64> {
         let terminal = self.terminal_idle_secs();
-        match ((self.logind)(), terminal) {
-            (Ok(Some(logind)), Some(tty)) => Reading::Known(logind.min(tty)),
-            (Ok(Some(logind)), None) => Reading::Known(logind),
-            (_, Some(_)) if self.graphical => {
-                Reading::unknown("a display is in use but logind's idle hint is not available")
-            }
-            (_, Some(tty)) => Reading::Known(tty),
-            (Ok(None), None) => Reading::unknown("no user sessions"),
-            (Err(why), None) => Reading::unknown(format!("no terminal logins, and {why}")),
+        let mut desktop = Vec::new();
+        let mut why = Vec::new();
+        match self.x11.as_mut().map(|x11| x11()) {
+            Some(Ok(secs)) => desktop.push(secs),
+            Some(Err(e)) => why.push(e),
+            None => {}
         }
+        let no_sessions = match (self.logind)() {
+            Ok(Some(secs)) => {
+                desktop.push(secs);
+                false
+            }
+            Ok(None) => true,
+            Err(e) => {
+                why.push(e);
+                false
+            }
+        };
+        let mut known = desktop.clone();
+        if !desktop.is_empty() || !self.graphical {
+            known.extend(terminal);
+        }
+        if let Some(secs) = known.into_iter().reduce(f64::min) {
+            return Reading::Known(secs);
+        }
+        if self.graphical {
+            return Reading::unknown(format!(
+                "a display is in use but its idle time cannot be read: {}",
+                why.join("; ")
+            ));
+        }
+        if no_sessions && why.is_empty() {
+            return Reading::unknown("no user sessions");
+        }
+        Reading::unknown(format!("no terminal logins, and {}", why.join("; ")))
+    }
+}
+
+/// A connection to the X display, kept between samples, for its screensaver idle time.
+#[derive(Default)]
+struct X11Idle {
+    conn: Option<(x11rb::rust_connection::RustConnection, u32)>,
+    failed: Option<(std::time::Instant, String)>,
+}
+
+impl X11Idle {
+    fn idle_secs(&mut self) -> Result<f64, String> {
+        use x11rb::connection::Connection;
+        use x11rb::protocol::screensaver::ConnectionExt;
+        if let Some((at, why)) = &self.failed {
+            if at.elapsed() < LOGIND_RETRY {
+                return Err(why.clone());
+            }
+        }
+        if self.conn.is_none() {
+            match x11rb::connect(None) {
+                Ok((conn, screen)) => {
+                    let root = conn.setup().roots.get(screen).map(|s| s.root).unwrap_or_default();
+                    self.conn = Some((conn, root));
+                }
+                Err(e) => return self.fail(format!("cannot open the X display ({e})")),
+            }
+        }
+        let (conn, root) = self.conn.as_ref().expect("connected above");
+        let reply = conn
+            .screensaver_query_info(*root)
+            .map_err(|e| e.to_string())
+            .and_then(|c| c.reply().map_err(|e| e.to_string()));
+        match reply {
+            Ok(info) => {
+                self.failed = None;
+                Ok(f64::from(info.ms_since_user_input) / 1000.0)
+            }
+            Err(e) => {
+                self.conn = None;
+                self.fail(format!("the X server gives no screensaver idle time ({e})"))
+            }
+        }
+    }
+
+    fn fail(&mut self, why: String) -> Result<f64, String> {
+        self.failed = Some((std::time::Instant::now(), why.clone()));
+        Err(why)
     }
 }
 
@@ -449,6 +543,7 @@ struct Logind {
     failed: Option<(std::time::Instant, String)>,
 }
 
+/// How long a source that failed (logind, the X display) is left alone before it is tried again.
 const LOGIND_RETRY: Duration = Duration::from_secs(60);
 
 impl Logind {

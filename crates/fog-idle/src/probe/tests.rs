@@ -142,12 +142,51 @@ fn user_idle_combines_logind_and_logged_in_terminals() {
     touch("tty2", 1);
     let records = [utmp_record(7, "pts/3"), utmp_record(8, "tty2"), utmp_record(7, "../dev/tty2"), utmp_record(2, "~")];
     fs::write(&utmp, records.concat()).unwrap();
-    let idle = UserIdle::with_sources(&utmp, &dev, no_logind, false).user_idle_secs().known().unwrap();
+    let idle = UserIdle::with_sources(&utmp, &dev, no_logind, false).user_idle_secs_once().known().unwrap();
     assert!((119.0..125.0).contains(&idle), "{idle}");
     // logind says the desktop is active: that wins.
     assert_eq!(UserIdle::with_sources(&utmp, &dev, || Ok(Some(0.0)), true).user_idle_secs(), Reading::Known(0.0));
     // A display without logind: terminal quiet says nothing about the person at the screen.
     assert!(matches!(UserIdle::with_sources(&utmp, &dev, no_logind, true).user_idle_secs(), Reading::Unknown(_)));
+    // …unless the X server says how long since its last input.
+    let x11 = UserIdle::with_sources(&utmp, &dev, no_logind, true).with_x11(|| Ok(30.0));
+    assert_eq!(x11.user_idle_secs_once(), Reading::Known(30.0));
+    let typing_in_ssh = UserIdle::with_sources(&utmp, &dev, no_logind, true).with_x11(|| Ok(600.0));
+    assert!(typing_in_ssh.user_idle_secs_once().known().unwrap() < 125.0);
+}
+
+/// The real X server of an Xvfb started for the test: no input since it started, so its idle
+/// time grows from zero. Skipped where Xvfb is not installed.
+#[test]
+fn x11_idle_time_from_a_real_x_server() {
+    let display = ":57";
+    let Ok(mut xvfb) = std::process::Command::new("Xvfb")
+        .args([display, "-nolisten", "tcp"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    else {
+        eprintln!("Xvfb is not installed; skipped");
+        return;
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut x11 = X11Idle::default();
+    let first = loop {
+        match x11rb::connect(Some(display)) {
+            Ok((conn, screen)) => {
+                let root = x11rb::connection::Connection::setup(&conn).roots[screen].root;
+                x11.conn = Some((conn, root));
+                break x11.idle_secs();
+            }
+            Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => panic!("Xvfb did not start: {e}"),
+        }
+    };
+    std::thread::sleep(Duration::from_millis(1200));
+    let second = x11.idle_secs();
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert!(second >= first + 1.0, "{first} then {second}");
 }
 
 #[test]
@@ -157,5 +196,11 @@ fn this_machine_reads_without_inventing() {
     assert!(matches!(state.memory_total_bytes, Reading::Known(n) if n > 0));
     if let Reading::Known(pct) = state.battery_pct {
         assert!((0.0..=100.0).contains(&pct));
+    }
+}
+
+impl UserIdle {
+    fn user_idle_secs_once(mut self) -> Reading<f64> {
+        self.user_idle_secs()
     }
 }
