@@ -1,0 +1,201 @@
+//! NSGA-II (Deb, Pratap, Agarwal, Meyarivan 2002) as pymoo 0.6 runs it: random initial
+//! population, binary tournaments by constraint-domination then crowding, SBX and polynomial
+//! mutation, duplicate children dropped, and rank-and-crowding survival of parents and
+//! children together. Seeded and bit-reproducible.
+
+use crate::operators::{PolynomialMutation, Sbx};
+use crate::problem::{repair, Individual, Problem};
+use crate::rng::Rng;
+use crate::sort::{crowding_distance, dominates, non_dominated_fronts};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nsga2Config {
+    pub pop_size: usize,
+    pub generations: usize,
+    pub seed: u64,
+    pub crossover: Sbx,
+    pub mutation: PolynomialMutation,
+    /// Threads that evaluate children; 1 evaluates on the calling thread. Worth more than one
+    /// only when an evaluation costs more than spawning does (the scheduling model, not ZDT).
+    pub threads: usize,
+}
+
+impl Default for Nsga2Config {
+    fn default() -> Self {
+        Nsga2Config {
+            pop_size: 100,
+            generations: 250,
+            seed: 1,
+            crossover: Sbx::default(),
+            mutation: PolynomialMutation::default(),
+            threads: 1,
+        }
+    }
+}
+
+/// The final population, with each member's rank (0 = non-dominated) and crowding distance.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub population: Vec<Individual>,
+    pub rank: Vec<usize>,
+    pub crowding: Vec<f64>,
+    pub evaluations: usize,
+}
+
+impl Outcome {
+    /// The first front: feasible, non-dominated members.
+    pub fn front(&self) -> Vec<&Individual> {
+        self.population.iter().zip(&self.rank).filter(|(i, r)| **r == 0 && i.feasible()).map(|(i, _)| i).collect()
+    }
+}
+
+struct Ranked {
+    population: Vec<Individual>,
+    rank: Vec<usize>,
+    crowding: Vec<f64>,
+}
+
+pub fn run(problem: &dyn Problem, config: &Nsga2Config) -> Outcome {
+    let mut rng = Rng::new(config.seed);
+    let n_var = problem.n_var();
+    let initial: Vec<Vec<f64>> = (0..config.pop_size)
+        .map(|_| {
+            let mut x: Vec<f64> = (0..n_var)
+                .map(|i| {
+                    let (lo, hi) = problem.bounds(i);
+                    lo + rng.next_f64() * (hi - lo)
+                })
+                .collect();
+            repair(problem, &mut x);
+            x
+        })
+        .collect();
+    let mut evaluations = initial.len();
+    let mut ranked = survive(evaluate_all(problem, initial, config.threads), config.pop_size, &mut rng);
+    for _ in 0..config.generations {
+        let children = offspring(problem, &ranked, config, &mut rng);
+        evaluations += children.len();
+        let mut merged = std::mem::take(&mut ranked.population);
+        merged.extend(evaluate_all(problem, children, config.threads));
+        ranked = survive(merged, config.pop_size, &mut rng);
+    }
+    Outcome { population: ranked.population, rank: ranked.rank, crowding: ranked.crowding, evaluations }
+}
+
+fn evaluate_all(problem: &dyn Problem, xs: Vec<Vec<f64>>, threads: usize) -> Vec<Individual> {
+    if threads <= 1 || xs.len() < 2 {
+        return xs.into_iter().map(|x| Individual::evaluate(problem, x)).collect();
+    }
+    let chunk = xs.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<Vec<f64>>> = Vec::new();
+    let mut xs = xs.into_iter().peekable();
+    while xs.peek().is_some() {
+        chunks.push(xs.by_ref().take(chunk).collect());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| scope.spawn(move || c.into_iter().map(|x| Individual::evaluate(problem, x)).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("evaluation thread")).collect()
+    })
+}
+
+/// Rank-and-crowding survival: whole fronts while they fit, then the most crowded-apart
+/// members of the front that does not (ties broken at random).
+fn survive(pop: Vec<Individual>, size: usize, rng: &mut Rng) -> Ranked {
+    let fronts = non_dominated_fronts(&pop);
+    let mut keep: Vec<(usize, usize, f64)> = Vec::with_capacity(size);
+    for (rank, front) in fronts.iter().enumerate() {
+        if keep.len() >= size {
+            break;
+        }
+        let distance = crowding_distance(&pop, front);
+        if keep.len() + front.len() <= size {
+            keep.extend(front.iter().zip(&distance).map(|(&i, &d)| (i, rank, d)));
+        } else {
+            // A random permutation first, then a stable sort: equal distances in random order.
+            let mut order = rng.permutation(front.len());
+            order.sort_by(|&a, &b| distance[b].total_cmp(&distance[a]));
+            let room = size - keep.len();
+            keep.extend(order.into_iter().take(room).map(|k| (front[k], rank, distance[k])));
+        }
+    }
+    let mut slots: Vec<Option<Individual>> = pop.into_iter().map(Some).collect();
+    let population = keep.iter().map(|(i, _, _)| slots[*i].take().expect("kept once")).collect();
+    Ranked { population, rank: keep.iter().map(|k| k.1).collect(), crowding: keep.iter().map(|k| k.2).collect() }
+}
+
+/// pymoo's binary tournament: lower violation if either is infeasible, else dominance, else
+/// larger crowding distance, else a coin.
+fn tournament(ranked: &Ranked, a: usize, b: usize, rng: &mut Rng) -> usize {
+    let (pa, pb) = (&ranked.population[a], &ranked.population[b]);
+    let coin = |rng: &mut Rng| if rng.next_f64() < 0.5 { a } else { b };
+    if !pa.feasible() || !pb.feasible() {
+        return if pa.cv < pb.cv {
+            a
+        } else if pb.cv < pa.cv {
+            b
+        } else {
+            coin(rng)
+        };
+    }
+    if dominates(&pa.f, &pb.f) {
+        a
+    } else if dominates(&pb.f, &pa.f) {
+        b
+    } else if ranked.crowding[a] > ranked.crowding[b] {
+        a
+    } else if ranked.crowding[b] > ranked.crowding[a] {
+        b
+    } else {
+        coin(rng)
+    }
+}
+
+fn offspring(problem: &dyn Problem, ranked: &Ranked, config: &Nsga2Config, rng: &mut Rng) -> Vec<Vec<f64>> {
+    let n = ranked.population.len();
+    let mut children: Vec<Vec<f64>> = Vec::with_capacity(config.pop_size);
+    // pymoo draws tournament competitors from successive random permutations of the population.
+    let mut pool: Vec<usize> = Vec::new();
+    let mut draw = |rng: &mut Rng| {
+        if pool.is_empty() {
+            pool = rng.permutation(n);
+        }
+        pool.pop().expect("refilled")
+    };
+    for _attempt in 0..100 {
+        if children.len() >= config.pop_size {
+            break;
+        }
+        let matings = (config.pop_size - children.len()).div_ceil(2);
+        let mut batch = Vec::with_capacity(matings * 2);
+        for _ in 0..matings {
+            let parents: Vec<usize> = (0..2)
+                .map(|_| {
+                    let (a, b) = (draw(rng), draw(rng));
+                    tournament(ranked, a, b, rng)
+                })
+                .collect();
+            let (mut c1, mut c2) = config.crossover.cross(
+                problem,
+                &ranked.population[parents[0]].x,
+                &ranked.population[parents[1]].x,
+                rng,
+            );
+            for c in [&mut c1, &mut c2] {
+                config.mutation.mutate(problem, c, rng);
+                repair(problem, c);
+            }
+            batch.push(c1);
+            batch.push(c2);
+        }
+        for child in batch {
+            let duplicate = ranked.population.iter().any(|p| p.x == child) || children.contains(&child);
+            if !duplicate && children.len() < config.pop_size {
+                children.push(child);
+            }
+        }
+    }
+    children
+}

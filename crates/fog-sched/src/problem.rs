@@ -1,0 +1,58 @@
+//! What the engine optimises: a vector of bounded real or integer genes, several objectives to
+//! minimise, and constraints `g(x) ≤ 0`.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gene {
+    Real,
+    /// Varied as a real number and rounded to the nearest integer (pymoo's rounding repair).
+    Integer,
+}
+
+pub trait Problem: Sync {
+    fn n_var(&self) -> usize;
+    fn n_obj(&self) -> usize;
+    fn n_constr(&self) -> usize {
+        0
+    }
+    /// Lower and upper bound of gene `i`.
+    fn bounds(&self, i: usize) -> (f64, f64);
+    fn gene(&self, _i: usize) -> Gene {
+        Gene::Real
+    }
+    /// Writes the objectives (to minimise) and the constraints (feasible when ≤ 0) of `x`.
+    fn evaluate(&self, x: &[f64], objectives: &mut [f64], constraints: &mut [f64]);
+}
+
+/// One evaluated solution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Individual {
+    pub x: Vec<f64>,
+    pub f: Vec<f64>,
+    /// Total constraint violation: the sum of the positive parts of `g`; 0 when feasible.
+    pub cv: f64,
+}
+
+impl Individual {
+    pub fn evaluate(problem: &dyn Problem, x: Vec<f64>) -> Individual {
+        let mut f = vec![0.0; problem.n_obj()];
+        let mut g = vec![0.0; problem.n_constr()];
+        problem.evaluate(&x, &mut f, &mut g);
+        let cv = g.iter().map(|v| v.max(0.0)).sum();
+        Individual { x, f, cv }
+    }
+
+    pub fn feasible(&self) -> bool {
+        self.cv <= 0.0
+    }
+}
+
+/// Rounds integer genes and clips every gene to its bounds.
+pub fn repair(problem: &dyn Problem, x: &mut [f64]) {
+    for (i, v) in x.iter_mut().enumerate() {
+        let (lo, hi) = problem.bounds(i);
+        if problem.gene(i) == Gene::Integer {
+            *v = v.round();
+        }
+        *v = v.clamp(lo, hi);
+    }
+}

@@ -1,0 +1,158 @@
+//! Fast non-dominated sorting with constraint-domination, and crowding distance (Deb et al.
+//! 2002).
+
+use crate::problem::Individual;
+
+/// Whether `a` Pareto-dominates `b` (minimisation): no worse anywhere, better somewhere.
+pub fn dominates(a: &[f64], b: &[f64]) -> bool {
+    let mut better = false;
+    for (x, y) in a.iter().zip(b) {
+        if x > y {
+            return false;
+        }
+        better |= x < y;
+    }
+    better
+}
+
+/// Deb's constraint-domination: a feasible solution beats an infeasible one, the smaller
+/// violation wins between infeasible ones, and feasible ones compare by Pareto dominance.
+pub fn constrained_dominates(a: &Individual, b: &Individual) -> bool {
+    match (a.feasible(), b.feasible()) {
+        (true, false) => true,
+        (false, true) => false,
+        (false, false) => a.cv < b.cv,
+        (true, true) => dominates(&a.f, &b.f),
+    }
+}
+
+/// The fronts of `pop`, best first, as indices into it.
+pub fn non_dominated_fronts(pop: &[Individual]) -> Vec<Vec<usize>> {
+    let n = pop.len();
+    let mut dominated_by_me: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut dominating_me = vec![0usize; n];
+    for i in 0..n {
+        for j in i + 1..n {
+            if constrained_dominates(&pop[i], &pop[j]) {
+                dominated_by_me[i].push(j);
+                dominating_me[j] += 1;
+            } else if constrained_dominates(&pop[j], &pop[i]) {
+                dominated_by_me[j].push(i);
+                dominating_me[i] += 1;
+            }
+        }
+    }
+    let mut fronts = Vec::new();
+    let mut current: Vec<usize> = (0..n).filter(|&i| dominating_me[i] == 0).collect();
+    while !current.is_empty() {
+        let mut next = Vec::new();
+        for &i in &current {
+            for &j in &dominated_by_me[i] {
+                dominating_me[j] -= 1;
+                if dominating_me[j] == 0 {
+                    next.push(j);
+                }
+            }
+        }
+        next.sort_unstable();
+        fronts.push(current);
+        current = next;
+    }
+    fronts
+}
+
+/// Crowding distance of each member of one front (same order as `front`): boundary points of
+/// each objective get infinity; the others the sum over objectives of the normalised gap
+/// between their neighbours.
+pub fn crowding_distance(pop: &[Individual], front: &[usize]) -> Vec<f64> {
+    let n = front.len();
+    if n <= 2 {
+        return vec![f64::INFINITY; n];
+    }
+    let mut distance = vec![0.0; n];
+    let n_obj = pop[front[0]].f.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    for m in 0..n_obj {
+        order.sort_by(|&a, &b| pop[front[a]].f[m].total_cmp(&pop[front[b]].f[m]));
+        let lo = pop[front[order[0]]].f[m];
+        let hi = pop[front[order[n - 1]]].f[m];
+        distance[order[0]] = f64::INFINITY;
+        distance[order[n - 1]] = f64::INFINITY;
+        let span = hi - lo;
+        if span <= 0.0 {
+            continue;
+        }
+        for k in 1..n - 1 {
+            let gap = pop[front[order[k + 1]]].f[m] - pop[front[order[k - 1]]].f[m];
+            distance[order[k]] += gap / span;
+        }
+    }
+    distance
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ind(f: Vec<f64>, cv: f64) -> Individual {
+        Individual { x: vec![], f, cv }
+    }
+
+    /// The definition, checked pair by pair: a front is every not-yet-ranked point that no other
+    /// not-yet-ranked point dominates.
+    fn brute_force_fronts(pop: &[Individual]) -> Vec<Vec<usize>> {
+        let mut left: Vec<usize> = (0..pop.len()).collect();
+        let mut fronts = Vec::new();
+        while !left.is_empty() {
+            let front: Vec<usize> = left
+                .iter()
+                .copied()
+                .filter(|&i| !left.iter().any(|&j| constrained_dominates(&pop[j], &pop[i])))
+                .collect();
+            left.retain(|i| !front.contains(i));
+            fronts.push(front);
+        }
+        fronts
+    }
+
+    proptest! {
+        #[test]
+        fn fast_sort_equals_the_brute_force_oracle(
+            points in prop::collection::vec((prop::collection::vec(0u8..6, 3), 0u8..3), 0..60)
+        ) {
+            // Small integer values make ties and duplicates common.
+            let pop: Vec<Individual> = points
+                .into_iter()
+                .map(|(f, cv)| ind(f.into_iter().map(f64::from).collect(), if cv == 0 { 0.0 } else { f64::from(cv) }))
+                .collect();
+            let mut fast = non_dominated_fronts(&pop);
+            for front in &mut fast {
+                front.sort_unstable();
+            }
+            prop_assert_eq!(fast, brute_force_fronts(&pop));
+        }
+
+        #[test]
+        fn crowding_boundaries_are_infinite(values in prop::collection::vec((0.0f64..1.0, 0.0f64..1.0), 3..40)) {
+            let pop: Vec<Individual> = values.iter().map(|(a, b)| ind(vec![*a, *b], 0.0)).collect();
+            let front: Vec<usize> = (0..pop.len()).collect();
+            let d = crowding_distance(&pop, &front);
+            for m in 0..2 {
+                let lowest = (0..pop.len()).min_by(|&a, &b| pop[a].f[m].total_cmp(&pop[b].f[m])).unwrap();
+                let highest = (0..pop.len()).max_by(|&a, &b| pop[a].f[m].total_cmp(&pop[b].f[m])).unwrap();
+                prop_assert!(d[lowest].is_infinite() && d[highest].is_infinite());
+            }
+            prop_assert!(d.iter().all(|v| *v >= 0.0));
+        }
+    }
+
+    #[test]
+    fn feasible_beats_infeasible_and_smaller_violation_wins() {
+        let good_infeasible = ind(vec![0.0, 0.0], 1.0);
+        let worse_feasible = ind(vec![9.0, 9.0], 0.0);
+        assert!(constrained_dominates(&worse_feasible, &good_infeasible));
+        assert!(constrained_dominates(&ind(vec![5.0], 0.5), &ind(vec![1.0], 2.0)));
+        assert!(!dominates(&[1.0, 2.0], &[1.0, 2.0]));
+    }
+}
