@@ -2,6 +2,7 @@
 //! NSGA-II, generic over the problem, with pymoo's operator semantics, reference problems with
 //! known fronts, and the hypervolume and IGD indicators to judge a run.
 
+pub mod bench;
 pub mod indicators;
 pub mod nsga2;
 pub mod operators;

@@ -31,6 +31,8 @@ enum Command {
     P2p(P2pArgs),
     /// Idle compute: what this machine donates and when, the jobs it runs, the mesh's capacity.
     Idle(idle::IdleArgs),
+    /// Measure the engines: `fog bench nsga --problem zdt1 --pop 100 --gens 250 --seed 1` prints JSON.
+    Bench(BenchArgs),
     /// Start N nodes on 127.0.0.1 that find each other; Ctrl-C stops them all.
     Testnet(testnet::TestnetArgs),
 }
@@ -53,6 +55,39 @@ enum P2pCommand {
     Connect { addr: String },
     /// Close every connection to a peer.
     Disconnect { peer: String },
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// One NSGA-II run on a reference problem: hypervolume at the standard reference point,
+    /// IGD against the true front, and wall time, as one JSON line.
+    Nsga {
+        /// zdt1, zdt2, zdt3, zdt4, zdt6, dtlz1 or dtlz2 (3 objectives).
+        #[arg(long, default_value = "zdt1")]
+        problem: String,
+        #[arg(long, default_value_t = 100)]
+        pop: usize,
+        #[arg(long, default_value_t = 250)]
+        gens: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    match args.command {
+        BenchCommand::Nsga { problem, pop, gens, seed } => {
+            let report = fog_sched::bench::nsga(&problem, pop, gens, seed).map_err(anyhow::Error::msg)?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
+    }
+    Ok(())
 }
 
 /// Where the configuration comes from; flags beat `FOG_*` variables, which beat the file.
@@ -106,6 +141,7 @@ fn main() -> ExitCode {
         Command::Status(args) => status(args),
         Command::P2p(args) => p2p(args),
         Command::Idle(args) => idle::run(args),
+        Command::Bench(args) => bench(args),
         Command::Testnet(args) => testnet::run(args),
     };
     match result {

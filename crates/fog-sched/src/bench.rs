@@ -1,0 +1,85 @@
+//! `fog bench nsga`: one NSGA-II run on a reference problem, judged by hypervolume at the
+//! standard reference point and IGD against the true front, with its wall time.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::indicators::{hypervolume, igd};
+use crate::nsga2::{run, Nsga2Config};
+use crate::problem::Problem;
+use crate::problems::{Dtlz, Zdt};
+
+pub const PROBLEMS: [&str; 7] = ["zdt1", "zdt2", "zdt3", "zdt4", "zdt6", "dtlz1", "dtlz2"];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NsgaReport {
+    pub problem: String,
+    pub algorithm: &'static str,
+    pub pop: usize,
+    pub gens: usize,
+    pub seed: u64,
+    pub evaluations: usize,
+    pub front_size: usize,
+    pub hypervolume: f64,
+    pub reference_point: Vec<f64>,
+    pub igd: f64,
+    pub wall_ms: f64,
+}
+
+pub fn nsga(problem: &str, pop: usize, gens: usize, seed: u64) -> Result<NsgaReport, String> {
+    if !(4..=100_000).contains(&pop) {
+        return Err(format!("--pop must be 4 to 100000, got {pop}"));
+    }
+    if gens > 1_000_000 {
+        return Err(format!("--gens must be at most 1000000, got {gens}"));
+    }
+    let (instance, reference, true_front): (Box<dyn Problem>, Vec<f64>, Vec<Vec<f64>>) = match problem {
+        "zdt1" | "zdt2" | "zdt3" | "zdt4" | "zdt6" => {
+            let zdt = match problem {
+                "zdt1" => Zdt::Zdt1,
+                "zdt2" => Zdt::Zdt2,
+                "zdt3" => Zdt::Zdt3,
+                "zdt4" => Zdt::Zdt4,
+                _ => Zdt::Zdt6,
+            };
+            (Box::new(zdt), zdt.reference_point().to_vec(), zdt.true_front(1000))
+        }
+        "dtlz1" | "dtlz2" => {
+            let dtlz = if problem == "dtlz1" { Dtlz::Dtlz1 { n_obj: 3 } } else { Dtlz::Dtlz2 { n_obj: 3 } };
+            (Box::new(dtlz), dtlz.reference_point(), dtlz.true_front(12))
+        }
+        other => return Err(format!("no problem {other:?}; there are {}", PROBLEMS.join(", "))),
+    };
+    let config = Nsga2Config { pop_size: pop, generations: gens, seed, ..Nsga2Config::default() };
+    let started = Instant::now();
+    let outcome = run(instance.as_ref(), &config);
+    let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let front: Vec<Vec<f64>> = outcome.front().iter().map(|i| i.f.clone()).collect();
+    Ok(NsgaReport {
+        problem: problem.to_string(),
+        algorithm: "nsga2",
+        pop,
+        gens,
+        seed,
+        evaluations: outcome.evaluations,
+        front_size: front.len(),
+        hypervolume: hypervolume(&front, &reference),
+        reference_point: reference,
+        igd: igd(&front, &true_front),
+        wall_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reports_and_refuses() {
+        let report = super::nsga("zdt1", 20, 5, 1).unwrap();
+        assert_eq!((report.evaluations, report.reference_point.clone()), (120, vec![1.1, 1.1]));
+        assert!(report.hypervolume > 0.0 && report.igd.is_finite());
+        assert!(super::nsga("zdt9", 20, 5, 1).unwrap_err().contains("zdt1"));
+        assert!(super::nsga("zdt1", 2, 5, 1).is_err());
+        assert!(super::nsga("dtlz2", 20, 3, 1).unwrap().reference_point.len() == 3);
+    }
+}
