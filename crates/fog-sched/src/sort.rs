@@ -26,19 +26,66 @@ pub fn constrained_dominates(a: &Individual, b: &Individual) -> bool {
     }
 }
 
-/// The fronts of `pop`, best first, as indices into it.
+/// The fronts of `pop`, best first, as indices into it (ascending within a front). Feasible
+/// solutions come first, sorted by Pareto dominance; infeasible ones follow, one front per
+/// violation level — exactly the order constraint-domination gives.
 pub fn non_dominated_fronts(pop: &[Individual]) -> Vec<Vec<usize>> {
-    let n = pop.len();
+    let (feasible, mut infeasible): (Vec<usize>, Vec<usize>) = (0..pop.len()).partition(|&i| pop[i].feasible());
+    let mut fronts = match pop.first().map(|p| p.f.len()) {
+        Some(2) => fronts_2d(pop, &feasible),
+        _ => fronts_general(pop, &feasible),
+    };
+    infeasible.sort_by(|&a, &b| pop[a].cv.total_cmp(&pop[b].cv).then(a.cmp(&b)));
+    for i in infeasible {
+        match fronts.last_mut() {
+            Some(front) if !pop[front[0]].feasible() && pop[front[0]].cv == pop[i].cv => front.push(i),
+            _ => fronts.push(vec![i]),
+        }
+    }
+    fronts
+}
+
+/// Two objectives in O(n log n): in lexicographic order each point joins the first front
+/// whose latest member has a larger second objective (an identical point joins its twin).
+fn fronts_2d(pop: &[Individual], members: &[usize]) -> Vec<Vec<usize>> {
+    let mut order = members.to_vec();
+    order.sort_by(|&a, &b| pop[a].f[0].total_cmp(&pop[b].f[0]).then(pop[a].f[1].total_cmp(&pop[b].f[1])));
+    let mut fronts: Vec<Vec<usize>> = Vec::new();
+    let mut last_f2: Vec<f64> = Vec::new();
+    let mut previous: Option<(usize, usize)> = None;
+    for i in order {
+        let front = match previous {
+            Some((p, front)) if pop[p].f == pop[i].f => front,
+            _ => last_f2.partition_point(|&f2| f2 <= pop[i].f[1]),
+        };
+        if front == fronts.len() {
+            fronts.push(Vec::new());
+            last_f2.push(pop[i].f[1]);
+        }
+        fronts[front].push(i);
+        last_f2[front] = pop[i].f[1];
+        previous = Some((i, front));
+    }
+    for front in &mut fronts {
+        front.sort_unstable();
+    }
+    fronts
+}
+
+/// Deb's fast non-dominated sort, O(m n²), for any number of objectives.
+fn fronts_general(pop: &[Individual], members: &[usize]) -> Vec<Vec<usize>> {
+    let n = members.len();
     let mut dominated_by_me: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut dominating_me = vec![0usize; n];
-    for i in 0..n {
-        for j in i + 1..n {
-            if constrained_dominates(&pop[i], &pop[j]) {
-                dominated_by_me[i].push(j);
-                dominating_me[j] += 1;
-            } else if constrained_dominates(&pop[j], &pop[i]) {
-                dominated_by_me[j].push(i);
-                dominating_me[i] += 1;
+    for a in 0..n {
+        for b in a + 1..n {
+            let (fa, fb) = (&pop[members[a]].f, &pop[members[b]].f);
+            if dominates(fa, fb) {
+                dominated_by_me[a].push(b);
+                dominating_me[b] += 1;
+            } else if dominates(fb, fa) {
+                dominated_by_me[b].push(a);
+                dominating_me[a] += 1;
             }
         }
     }
@@ -55,7 +102,7 @@ pub fn non_dominated_fronts(pop: &[Individual]) -> Vec<Vec<usize>> {
             }
         }
         next.sort_unstable();
-        fronts.push(current);
+        fronts.push(current.iter().map(|&i| members[i]).collect());
         current = next;
     }
     fronts
@@ -119,12 +166,13 @@ mod tests {
     proptest! {
         #[test]
         fn fast_sort_equals_the_brute_force_oracle(
+            n_obj in 2usize..4,
             points in prop::collection::vec((prop::collection::vec(0u8..6, 3), 0u8..3), 0..60)
         ) {
             // Small integer values make ties and duplicates common.
             let pop: Vec<Individual> = points
                 .into_iter()
-                .map(|(f, cv)| ind(f.into_iter().map(f64::from).collect(), if cv == 0 { 0.0 } else { f64::from(cv) }))
+                .map(|(f, cv)| ind(f.into_iter().take(n_obj).map(f64::from).collect(), f64::from(cv)))
                 .collect();
             let mut fast = non_dominated_fronts(&pop);
             for front in &mut fast {
