@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod indicators;
+pub mod model;
 pub mod nsga2;
 pub mod operators;
 pub mod problem;

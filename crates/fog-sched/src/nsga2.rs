@@ -18,6 +18,9 @@ pub struct Nsga2Config {
     /// Threads that evaluate children; 1 evaluates on the calling thread. Worth more than one
     /// only when an evaluation costs more than spawning does (the scheduling model, not ZDT).
     pub threads: usize,
+    /// Solutions to start from (e.g. the plans of simple heuristics); the rest of the initial
+    /// population is random.
+    pub initial: Vec<Vec<f64>>,
 }
 
 impl Default for Nsga2Config {
@@ -29,6 +32,7 @@ impl Default for Nsga2Config {
             crossover: Sbx::default(),
             mutation: PolynomialMutation::default(),
             threads: 1,
+            initial: Vec::new(),
         }
     }
 }
@@ -58,8 +62,16 @@ struct Ranked {
 pub fn run(problem: &dyn Problem, config: &Nsga2Config) -> Outcome {
     let mut rng = Rng::new(config.seed);
     let n_var = problem.n_var();
-    let initial: Vec<Vec<f64>> = (0..config.pop_size)
-        .map(|_| {
+    let seeded = config.initial.iter().take(config.pop_size).map(|x| {
+        let mut x = x.clone();
+        x.resize(n_var, 0.0);
+        repair(problem, &mut x);
+        x
+    });
+    let initial: Vec<Vec<f64>> = seeded
+        .collect::<Vec<_>>()
+        .into_iter()
+        .chain((config.initial.len().min(config.pop_size)..config.pop_size).map(|_| {
             let mut x: Vec<f64> = (0..n_var)
                 .map(|i| {
                     let (lo, hi) = problem.bounds(i);
@@ -68,7 +80,7 @@ pub fn run(problem: &dyn Problem, config: &Nsga2Config) -> Outcome {
                 .collect();
             repair(problem, &mut x);
             x
-        })
+        }))
         .collect();
     let mut evaluations = initial.len();
     let mut ranked = survive(evaluate_all(problem, initial, config.threads), config.pop_size, &mut rng);
@@ -191,6 +203,7 @@ fn offspring(problem: &dyn Problem, ranked: &Ranked, config: &Nsga2Config, rng: 
             batch.push(c2);
         }
         for child in batch {
+            // Exact duplicates of a parent or of another child are dropped, as pymoo does.
             let duplicate = ranked.population.iter().any(|p| p.x == child) || children.contains(&child);
             if !duplicate && children.len() < config.pop_size {
                 children.push(child);

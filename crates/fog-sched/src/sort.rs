@@ -72,38 +72,32 @@ fn fronts_2d(pop: &[Individual], members: &[usize]) -> Vec<Vec<usize>> {
     fronts
 }
 
-/// Deb's fast non-dominated sort, O(m n²), for any number of objectives.
+/// Any number of objectives: efficient non-dominated sort with sequential search (ENS-SS,
+/// Zhang et al. 2015). In lexicographic order only earlier points can dominate a point, so
+/// each point joins the first front none of whose members dominates it; usually far fewer
+/// comparisons than the O(m n²) of pairing everything.
 fn fronts_general(pop: &[Individual], members: &[usize]) -> Vec<Vec<usize>> {
-    let n = members.len();
-    let mut dominated_by_me: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut dominating_me = vec![0usize; n];
-    for a in 0..n {
-        for b in a + 1..n {
-            let (fa, fb) = (&pop[members[a]].f, &pop[members[b]].f);
-            if dominates(fa, fb) {
-                dominated_by_me[a].push(b);
-                dominating_me[b] += 1;
-            } else if dominates(fb, fa) {
-                dominated_by_me[b].push(a);
-                dominating_me[a] += 1;
-            }
+    let mut order = members.to_vec();
+    order.sort_by(|&a, &b| {
+        pop[a]
+            .f
+            .iter()
+            .zip(&pop[b].f)
+            .map(|(x, y)| x.total_cmp(y))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let mut fronts: Vec<Vec<usize>> = Vec::new();
+    for i in order {
+        let f = &pop[i].f;
+        let front = fronts.iter().position(|front| !front.iter().rev().any(|&q| dominates(&pop[q].f, f)));
+        match front {
+            Some(k) => fronts[k].push(i),
+            None => fronts.push(vec![i]),
         }
     }
-    let mut fronts = Vec::new();
-    let mut current: Vec<usize> = (0..n).filter(|&i| dominating_me[i] == 0).collect();
-    while !current.is_empty() {
-        let mut next = Vec::new();
-        for &i in &current {
-            for &j in &dominated_by_me[i] {
-                dominating_me[j] -= 1;
-                if dominating_me[j] == 0 {
-                    next.push(j);
-                }
-            }
-        }
-        next.sort_unstable();
-        fronts.push(current.iter().map(|&i| members[i]).collect());
-        current = next;
+    for front in &mut fronts {
+        front.sort_unstable();
     }
     fronts
 }
