@@ -7,15 +7,16 @@ use serde::Serialize;
 
 use crate::indicators::{hypervolume, igd};
 use crate::nsga2::{run, Nsga2Config};
+use crate::nsga3::Nsga3Config;
 use crate::problem::Problem;
-use crate::problems::{Dtlz, Zdt};
+use crate::problems::{das_dennis, Dtlz, Zdt};
 
 pub const PROBLEMS: [&str; 7] = ["zdt1", "zdt2", "zdt3", "zdt4", "zdt6", "dtlz1", "dtlz2"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct NsgaReport {
     pub problem: String,
-    pub algorithm: &'static str,
+    pub algorithm: String,
     pub pop: usize,
     pub gens: usize,
     pub seed: u64,
@@ -27,7 +28,9 @@ pub struct NsgaReport {
     pub wall_ms: f64,
 }
 
-pub fn nsga(problem: &str, pop: usize, gens: usize, seed: u64) -> Result<NsgaReport, String> {
+/// One run of `algorithm` ("nsga2", or "nsga3" with Das–Dennis directions: 99 partitions for
+/// two objectives, 12 for three, so about `pop` is ignored for it) on `problem`.
+pub fn nsga(problem: &str, algorithm: &str, pop: usize, gens: usize, seed: u64) -> Result<NsgaReport, String> {
     if !(4..=100_000).contains(&pop) {
         return Err(format!("--pop must be 4 to 100000, got {pop}"));
     }
@@ -51,14 +54,24 @@ pub fn nsga(problem: &str, pop: usize, gens: usize, seed: u64) -> Result<NsgaRep
         }
         other => return Err(format!("no problem {other:?}; there are {}", PROBLEMS.join(", "))),
     };
-    let config = Nsga2Config { pop_size: pop, generations: gens, seed, ..Nsga2Config::default() };
     let started = Instant::now();
-    let outcome = run(instance.as_ref(), &config);
+    let (outcome, pop) = match algorithm {
+        "nsga2" => {
+            let config = Nsga2Config { pop_size: pop, generations: gens, seed, ..Nsga2Config::default() };
+            (run(instance.as_ref(), &config), pop)
+        }
+        "nsga3" => {
+            let partitions = if instance.n_obj() == 2 { 99 } else { 12 };
+            let config = Nsga3Config::new(das_dennis(instance.n_obj(), partitions), gens, seed);
+            (crate::nsga3::run(instance.as_ref(), &config), config.pop_size())
+        }
+        other => return Err(format!("no algorithm {other:?}; there are nsga2 and nsga3")),
+    };
     let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     let front: Vec<Vec<f64>> = outcome.front().iter().map(|i| i.f.clone()).collect();
     Ok(NsgaReport {
         problem: problem.to_string(),
-        algorithm: "nsga2",
+        algorithm: algorithm.to_string(),
         pop,
         gens,
         seed,
@@ -75,11 +88,13 @@ pub fn nsga(problem: &str, pop: usize, gens: usize, seed: u64) -> Result<NsgaRep
 mod tests {
     #[test]
     fn reports_and_refuses() {
-        let report = super::nsga("zdt1", 20, 60, 1).unwrap();
+        let report = super::nsga("zdt1", "nsga2", 20, 60, 1).unwrap();
         assert_eq!((report.evaluations, report.reference_point.clone()), (1220, vec![1.1, 1.1]));
         assert!(report.hypervolume > 0.0 && report.igd.is_finite());
-        assert!(super::nsga("zdt9", 20, 5, 1).unwrap_err().contains("zdt1"));
-        assert!(super::nsga("zdt1", 2, 5, 1).is_err());
-        assert!(super::nsga("dtlz2", 20, 3, 1).unwrap().reference_point.len() == 3);
+        assert!(super::nsga("zdt9", "nsga2", 20, 5, 1).unwrap_err().contains("zdt1"));
+        assert!(super::nsga("zdt1", "nsga2", 2, 5, 1).is_err());
+        assert!(super::nsga("zdt1", "nsga4", 20, 5, 1).is_err());
+        let three = super::nsga("dtlz2", "nsga3", 20, 3, 1).unwrap();
+        assert_eq!((three.reference_point.len(), three.pop), (3, 92));
     }
 }

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod indicators;
 pub mod model;
 pub mod nsga2;
+pub mod nsga3;
 pub mod operators;
 pub mod problem;
 pub mod problems;

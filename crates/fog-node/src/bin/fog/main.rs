@@ -71,6 +71,9 @@ enum BenchCommand {
         /// zdt1, zdt2, zdt3, zdt4, zdt6, dtlz1 or dtlz2 (3 objectives).
         #[arg(long, default_value = "zdt1")]
         problem: String,
+        /// nsga2, or nsga3 (its population follows its reference directions).
+        #[arg(long, default_value = "nsga2")]
+        algorithm: String,
         #[arg(long, default_value_t = 100)]
         pop: usize,
         #[arg(long, default_value_t = 250)]
@@ -82,8 +85,8 @@ enum BenchCommand {
 
 fn bench(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
-        BenchCommand::Nsga { problem, pop, gens, seed } => {
-            let report = fog_sched::bench::nsga(&problem, pop, gens, seed).map_err(anyhow::Error::msg)?;
+        BenchCommand::Nsga { problem, algorithm, pop, gens, seed } => {
+            let report = fog_sched::bench::nsga(&problem, &algorithm, pop, gens, seed).map_err(anyhow::Error::msg)?;
             println!("{}", serde_json::to_string(&report)?);
         }
     }
