@@ -567,3 +567,36 @@ fn a_node_offers_a_job_to_another_which_runs_it_by_its_own_policy() {
         b.request("GET", &format!("/api/idle-compute/peers/{a_id}/jobs/{id}"), Some(&b.token.clone()), None);
     assert_eq!(status, 400);
 }
+
+#[test]
+fn benchmarks_run_in_the_node_and_are_listed() {
+    let node = TestNode::start();
+    let (status, result) = node.post("/api/bench/run", r#"{"suite": "nsga", "pop": 20, "gens": 150, "seed": 3}"#);
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(result["suite"], "nsga");
+    assert!(result["title"].as_str().unwrap().contains("zdt1"));
+    let figures = result["figures"].as_array().unwrap();
+    let hv = figures.iter().find(|f| f["name"].as_str().unwrap().starts_with("hypervolume")).unwrap();
+    assert!(hv["value"].as_f64().unwrap() > 0.0);
+    let (status, sandbox) = node.post("/api/bench/run", r#"{"suite": "sandbox"}"#);
+    assert_eq!(status, 200, "{sandbox}");
+    let ratio = sandbox["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "sieve: sandbox / native throughput")
+        .cloned();
+    assert!(ratio.unwrap()["value"].as_f64().unwrap() > 0.0);
+    let results = node.get("/api/bench/results");
+    assert_eq!(results.as_array().unwrap().len(), 2);
+    assert_eq!(results[0]["suite"], "sandbox", "newest first");
+    for bad in [
+        r#"{"suite": "quantum"}"#,
+        r#"{"suite": "nsga", "pop": 100000, "gens": 1000}"#,
+        r#"{"suite": "nsga", "problem": "zdt9"}"#,
+        r#"{"suit": "nsga"}"#,
+    ] {
+        let (status, answer) = node.post("/api/bench/run", bad);
+        assert_eq!((status, answer["code"].as_str()), (400, Some("invalid_input")), "{bad}: {answer}");
+    }
+}

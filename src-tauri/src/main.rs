@@ -6,9 +6,9 @@
 use std::process::ExitCode;
 
 use fog_node::api::types::{
-    ApiError, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, ExampleJob, HarvestSettings,
-    HarvestStats, Health, IdleDevice, IdleJobSubmit, IdleOffer, JobView, KnownPeer, LogTail, LogsQuery, MeshPeer,
-    MeshStats, MeshTopology, NodeInfo, Settings, SettingsUpdate,
+    ApiError, BenchRequest, BenchResult, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery,
+    ExampleJob, HarvestSettings, HarvestStats, Health, IdleDevice, IdleJobSubmit, IdleOffer, JobView, KnownPeer,
+    LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, NodeInfo, Settings, SettingsUpdate,
 };
 use fog_node::{logging, Config, Node, NodeApi, Overrides};
 use tauri::{Emitter, Manager, RunEvent};
@@ -52,6 +52,8 @@ node_commands! {
     idle_cancel(id: u64) -> JobView;
     idle_offer(offer: IdleOffer) -> JobView;
     idle_remote_job(peer: String, id: u64) -> JobView;
+    bench_run(request: BenchRequest) -> BenchResult;
+    bench_results() -> Vec<BenchResult>;
 }
 
 fn main() -> ExitCode {
@@ -122,7 +124,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             idle_job,
             idle_cancel,
             idle_offer,
-            idle_remote_job
+            idle_remote_job,
+            bench_run,
+            bench_results
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

@@ -2,6 +2,7 @@
 //! WebAssembly sandbox that runs donated jobs, and the harvester service that ties them
 //! together and keeps its state in SQLite.
 
+pub mod bench;
 pub mod device;
 pub mod examples;
 pub mod harvester;

@@ -58,6 +58,9 @@ pub fn typescript() -> String {
         IdleDevice::decl(),
         IdleJobSubmit::decl(),
         IdleOffer::decl(),
+        fog_idle::bench::Figure::decl(),
+        BenchRequest::decl(),
+        BenchResult::decl(),
     ];
     let mut out =
         String::from("// Generated from Rust by `UPDATE_BINDINGS=1 cargo test -p fog-node bindings` — do not edit.\n");

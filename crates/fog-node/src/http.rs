@@ -13,10 +13,10 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa::OpenApi;
 
 use crate::api::types::{
-    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, IdleDevice,
-    IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo,
-    PeerDirection, ProcessStats, ServiceHealth, ServiceState, Settings, SettingsUpdate, TopicTraffic, TopologyEdge,
-    TopologyNode,
+    BenchRequest, BenchResult, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health,
+    HealthStatus, IdleDevice, IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats,
+    MeshTopology, MeshTraffic, NodeInfo, PeerDirection, ProcessStats, ServiceHealth, ServiceState, Settings,
+    SettingsUpdate, TopicTraffic, TopologyEdge, TopologyNode,
 };
 use crate::api::{event_matches, parse_topics, NodeApi};
 use crate::error::{code, ApiError};
@@ -51,6 +51,8 @@ pub fn router(api: NodeApi) -> Router {
         .route("/api/idle-compute/jobs/{id}/cancel", post(idle_cancel))
         .route("/api/idle-compute/offer", post(idle_offer).layer(DefaultBodyLimit::max(72 << 20)))
         .route("/api/idle-compute/peers/{peer}/jobs/{id}", get(idle_remote_job))
+        .route("/api/bench/run", post(bench_run))
+        .route("/api/bench/results", get(bench_results))
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route("/api/{*rest}", any(api_not_found))
@@ -279,6 +281,19 @@ async fn idle_remote_job(
     api.idle_remote_job(peer, job_id(&id)?).await.map(Json)
 }
 
+#[utoipa::path(post, path = "/api/bench/run", request_body = BenchRequest, responses((status = 200, body = BenchResult), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError, description = "another benchmark is running")), security(("bearer" = [])))]
+async fn bench_run(
+    State(api): State<NodeApi>,
+    ApiJson(request): ApiJson<BenchRequest>,
+) -> Result<Json<BenchResult>, ApiError> {
+    api.bench_run(request).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/bench/results", responses((status = 200, body = Vec<BenchResult>), (status = 401, body = ApiError)), security(("bearer" = [])))]
+async fn bench_results(State(api): State<NodeApi>) -> Result<Json<Vec<BenchResult>>, ApiError> {
+    api.bench_results().await.map(Json)
+}
+
 /// Query of the event WebSocket.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -378,8 +393,8 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Fog Compute node API", description = "Every /api route and /metrics need `Authorization: Bearer <token>`; errors are `{code, message}`."),
-    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings, p2p_stats, p2p_peers, p2p_known, p2p_topology, p2p_connect, p2p_disconnect, idle_stats, idle_devices, idle_settings, idle_update_settings, idle_examples, idle_submit, idle_job, idle_job_output, idle_cancel, idle_offer, idle_remote_job),
-    components(schemas(ConnectRequest, DisconnectRequest, MeshPeer, MeshStats, MeshTraffic, TopicTraffic, KnownPeer, MeshTopology, TopologyNode, TopologyEdge, PeerDirection, ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate, IdleDevice, IdleJobSubmit, IdleOffer)),
+    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings, p2p_stats, p2p_peers, p2p_known, p2p_topology, p2p_connect, p2p_disconnect, idle_stats, idle_devices, idle_settings, idle_update_settings, idle_examples, idle_submit, idle_job, idle_job_output, idle_cancel, idle_offer, idle_remote_job, bench_run, bench_results),
+    components(schemas(ConnectRequest, DisconnectRequest, MeshPeer, MeshStats, MeshTraffic, TopicTraffic, KnownPeer, MeshTopology, TopologyNode, TopologyEdge, PeerDirection, ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate, IdleDevice, IdleJobSubmit, IdleOffer, BenchRequest, BenchResult)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

@@ -10,6 +10,7 @@
 //! a data directory (lock file).
 
 pub mod api;
+mod bench;
 pub mod bindings;
 pub mod config;
 pub mod error;

@@ -58,6 +58,9 @@ pub(crate) struct NodeState {
     pub idle: Option<Arc<Harvester>>,
     /// Capacity the other nodes advertise.
     pub idle_offers: MeshOffers,
+    /// Benchmark runs since start, oldest first; one runs at a time.
+    pub bench_results: std::sync::Mutex<Vec<crate::api::types::BenchResult>>,
+    pub bench_lock: tokio::sync::Mutex<()>,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -105,6 +108,8 @@ impl Node {
             lan_discovery: AtomicBool::new(lan_discovery),
             idle: idle.as_ref().ok().cloned().flatten(),
             idle_offers: MeshOffers::default(),
+            bench_results: std::sync::Mutex::new(Vec::new()),
+            bench_lock: tokio::sync::Mutex::new(()),
             shutdown: shutdown_rx,
         });
         let how = if created { "created at" } else { "loaded from" };

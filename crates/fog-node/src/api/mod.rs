@@ -13,9 +13,10 @@ use crate::error::ApiError;
 use crate::logging;
 use crate::node::NodeState;
 use types::{
-    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, IdleDevice,
-    IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo,
-    PeerDirection, ServiceState, Settings, SettingsUpdate, TopicTraffic, TopologyEdge, TopologyNode,
+    BenchRequest, BenchResult, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health,
+    HealthStatus, IdleDevice, IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats,
+    MeshTopology, MeshTraffic, NodeInfo, PeerDirection, ServiceState, Settings, SettingsUpdate, TopicTraffic,
+    TopologyEdge, TopologyNode,
 };
 
 /// Default and largest number of events returned at once.
@@ -196,6 +197,44 @@ impl NodeApi {
             self.state.bus.publish("settings", "changed", serde_json::json!({ "lan_discovery": on }));
         }
         self.settings().await
+    }
+}
+
+/// Benchmarks the dashboard runs.
+impl NodeApi {
+    /// Runs one benchmark in this process (one at a time, so runs do not skew each other).
+    pub async fn bench_run(&self, request: BenchRequest) -> Result<BenchResult, ApiError> {
+        let Ok(_running) = self.state.bench_lock.try_lock() else {
+            return Err(ApiError::new(
+                crate::error::code::UNAVAILABLE,
+                "a benchmark is already running; try again when it ends",
+            ));
+        };
+        let started_ms = fog_store::now_ms();
+        let started = std::time::Instant::now();
+        let (title, figures) = tokio::task::spawn_blocking(move || crate::bench::run(&request))
+            .await
+            .map_err(internal)?
+            .map_err(ApiError::invalid_input)?;
+        let result = BenchResult {
+            id: self.state.bench_results.lock().unwrap_or_else(|p| p.into_inner()).len() as u64 + 1,
+            suite: title.0,
+            title: title.1,
+            started_ms,
+            wall_ms: started.elapsed().as_secs_f64() * 1000.0,
+            build: if cfg!(debug_assertions) { "debug" } else { "release" }.into(),
+            figures,
+        };
+        let mut results = self.state.bench_results.lock().unwrap_or_else(|p| p.into_inner());
+        results.push(result.clone());
+        self.state.bus.publish("bench", "finished", serde_json::json!({ "id": result.id, "title": result.title }));
+        Ok(result)
+    }
+
+    /// Benchmark runs since the node started, newest first.
+    pub async fn bench_results(&self) -> Result<Vec<BenchResult>, ApiError> {
+        let results = self.state.bench_results.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(results.iter().rev().cloned().collect())
     }
 }
 

@@ -381,3 +381,41 @@ pub struct IdleOffer {
     pub peer: String,
     pub job: IdleJobSubmit,
 }
+
+/// A benchmark to run in the node: `nsga` (one optimiser run on a reference problem) or
+/// `sandbox` (the idle-compute sandbox against native code).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BenchRequest {
+    pub suite: String,
+    /// nsga: zdt1, zdt2, zdt3, zdt4, zdt6, dtlz1 or dtlz2 (default zdt1).
+    #[ts(optional = nullable)]
+    pub problem: Option<String>,
+    /// nsga: nsga2 (default) or nsga3.
+    #[ts(optional = nullable)]
+    pub algorithm: Option<String>,
+    /// nsga: population (default 100).
+    #[ts(optional = nullable)]
+    pub pop: Option<u32>,
+    /// nsga: generations (default 250).
+    #[ts(optional = nullable)]
+    pub gens: Option<u32>,
+    #[ts(optional = nullable, type = "number | null")]
+    pub seed: Option<u64>,
+}
+
+/// One benchmark run and what it measured.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct BenchResult {
+    #[ts(type = "number")]
+    pub id: u64,
+    pub suite: String,
+    /// What ran, e.g. "NSGA-II on zdt1, population 100 × 250 generations, seed 1".
+    pub title: String,
+    #[ts(type = "number")]
+    pub started_ms: i64,
+    pub wall_ms: f64,
+    /// "release", or "debug" (much slower figures).
+    pub build: String,
+    pub figures: Vec<fog_idle::bench::Figure>,
+}

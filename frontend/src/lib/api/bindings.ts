@@ -446,3 +446,34 @@ export type IdleOffer = {
  * Peer id of the node to run it.
  */
 peer: string, job: IdleJobSubmit, };
+export type Figure = { name: string, value: number, unit: string, 
+/**
+ * What it is measured against, when there is a goal.
+ */
+goal: string | null, };
+export type BenchRequest = { suite: string, 
+/**
+ * nsga: zdt1, zdt2, zdt3, zdt4, zdt6, dtlz1 or dtlz2 (default zdt1).
+ */
+problem?: string | null, 
+/**
+ * nsga: nsga2 (default) or nsga3.
+ */
+algorithm?: string | null, 
+/**
+ * nsga: population (default 100).
+ */
+pop?: number | null, 
+/**
+ * nsga: generations (default 250).
+ */
+gens?: number | null, seed?: number | null, };
+export type BenchResult = { id: number, suite: string, 
+/**
+ * What ran, e.g. "NSGA-II on zdt1, population 100 × 250 generations, seed 1".
+ */
+title: string, started_ms: number, wall_ms: number, 
+/**
+ * "release", or "debug" (much slower figures).
+ */
+build: string, figures: Array<Figure>, };

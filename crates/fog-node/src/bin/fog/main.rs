@@ -31,7 +31,8 @@ enum Command {
     P2p(P2pArgs),
     /// Idle compute: what this machine donates and when, the jobs it runs, the mesh's capacity.
     Idle(idle::IdleArgs),
-    /// Measure the engines: `fog bench nsga --problem zdt1 --pop 100 --gens 250 --seed 1` prints JSON.
+    /// Measure the engines: `fog bench nsga --problem zdt1 --pop 100 --gens 250 --seed 1` and
+    /// `fog bench sandbox` print JSON.
     Bench(BenchArgs),
     /// Start N nodes on 127.0.0.1 that find each other; Ctrl-C stops them all.
     Testnet(testnet::TestnetArgs),
@@ -65,6 +66,9 @@ struct BenchArgs {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// The idle-compute sandbox: module compile and instantiate times, the example kernels
+    /// sandboxed against native code, and harvest-policy decisions, as JSON.
+    Sandbox,
     /// One NSGA-II run on a reference problem: hypervolume at the standard reference point,
     /// IGD against the true front, and wall time, as one JSON line.
     Nsga {
@@ -85,6 +89,10 @@ enum BenchCommand {
 
 fn bench(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
+        BenchCommand::Sandbox => {
+            let figures = fog_idle::bench::sandbox().map_err(anyhow::Error::msg)?;
+            println!("{}", serde_json::to_string(&figures)?);
+        }
         BenchCommand::Nsga { problem, algorithm, pop, gens, seed } => {
             let report = fog_sched::bench::nsga(&problem, &algorithm, pop, gens, seed).map_err(anyhow::Error::msg)?;
             println!("{}", serde_json::to_string(&report)?);
