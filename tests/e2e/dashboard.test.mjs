@@ -129,3 +129,27 @@ test('the Idle compute page runs an example job in the sandbox and shows its res
     await node.stop();
   }
 });
+
+test('the Benchmarks page runs the optimiser benchmark in the node and shows its figures', { timeout: 120_000 }, async () => {
+  const node = await startNode();
+  try {
+    await withBrowser(async (page) => {
+      await page.goto(`${node.url}/#token=${node.token}`);
+      await page.goto(`${node.url}/#/benchmarks`);
+      await page.getByTestId('bench-empty').waitFor({ timeout: 30_000 });
+      await page.getByTestId('bench-nsga-gens').fill('100');
+      await page.getByTestId('bench-run-nsga').click();
+      const result = page.locator('[data-testid="bench-result"][data-suite="nsga"]').first();
+      await result.waitFor({ timeout: 60_000 });
+      assert.match(await result.innerText(), /population 100 × 100 generations/);
+      const [stored] = await callApi(node, '/api/bench/results');
+      const hv = stored.figures.find((f) => f.name.startsWith('hypervolume'));
+      assert.ok(hv.value > 0.5, JSON.stringify(hv));
+      const rows = result.getByTestId('bench-figure');
+      assert.equal(await rows.count(), stored.figures.length);
+      await page.screenshot({ path: `${artifacts}benchmarks.png`, fullPage: true });
+    });
+  } finally {
+    await node.stop();
+  }
+});

@@ -32,10 +32,10 @@ pub struct NsgaReport {
 /// two objectives, 12 for three, so about `pop` is ignored for it) on `problem`.
 pub fn nsga(problem: &str, algorithm: &str, pop: usize, gens: usize, seed: u64) -> Result<NsgaReport, String> {
     if !(4..=100_000).contains(&pop) {
-        return Err(format!("--pop must be 4 to 100000, got {pop}"));
+        return Err(format!("the population must be 4 to 100000, got {pop}"));
     }
     if gens > 1_000_000 {
-        return Err(format!("--gens must be at most 1000000, got {gens}"));
+        return Err(format!("the generations must be at most 1000000, got {gens}"));
     }
     let (instance, reference, true_front): (Box<dyn Problem>, Vec<f64>, Vec<Vec<f64>>) = match problem {
         "zdt1" | "zdt2" | "zdt3" | "zdt4" | "zdt6" => {

@@ -1,8 +1,18 @@
 import { describe, expect, it, vi } from "vitest";
-import type { Event, HarvestSettings, IdleJobSubmit, IdleOffer } from "./bindings";
+import type { BenchRequest, BenchResult, Event, HarvestSettings, IdleJobSubmit, IdleOffer } from "./bindings";
 import { FogClient, createClient } from "./client";
 import { createTokenStore } from "./token";
 import type { ConnectionStatus, EventListener, StatusListener, Transport } from "./transport";
+
+const benchResult: BenchResult = {
+  id: 1,
+  suite: "nsga",
+  title: "NSGA-II on zdt1, population 100 × 250 generations, seed 1",
+  started_ms: 1_000,
+  wall_ms: 42.5,
+  build: "release",
+  figures: [{ name: "IGD to the true front", value: 0.0042, unit: "", goal: null }],
+};
 
 class FakeTransport implements Transport {
   readonly kind = "http";
@@ -36,6 +46,8 @@ class FakeTransport implements Transport {
   idleCancel = vi.fn((id: number) => this.#answer({ id, state: "cancelled" } as never));
   idleOffer = vi.fn((_offer: IdleOffer) => this.#answer({ id: 9, state: "queued", origin: "local" } as never));
   idleRemoteJob = vi.fn((_peer: string, id: number) => this.#answer({ id, state: "running" } as never));
+  benchRun = vi.fn((request: BenchRequest) => this.#answer({ ...benchResult, suite: request.suite }));
+  benchResults = vi.fn(() => this.#answer([benchResult]));
 
   stream(onEvent: EventListener, onStatus: StatusListener) {
     const entry = { onEvent, onStatus, stopped: false };
@@ -111,6 +123,25 @@ describe("FogClient", () => {
       message: "12D3KooWpeer: refused: paused: on battery",
     });
     await expect(client.idleRemoteJob("12D3KooWpeer", 9)).rejects.toMatchObject({ code: "invalid_input" });
+    expect(client.authState).toBe("ok");
+  });
+
+  it("passes benchmark runs and results to the transport", async () => {
+    const { client, transport } = setup();
+    const request: BenchRequest = { suite: "sandbox" };
+    await expect(client.benchRun(request)).resolves.toEqual({ ...benchResult, suite: "sandbox" });
+    expect(transport.benchRun).toHaveBeenCalledWith(request);
+    await expect(client.benchResults()).resolves.toEqual([benchResult]);
+    transport.failWith = { code: "unavailable", message: "a benchmark is already running; try again when it ends" };
+    await expect(client.benchRun({ suite: "nsga" })).rejects.toEqual({
+      code: "unavailable",
+      message: "a benchmark is already running; try again when it ends",
+    });
+    transport.failWith = { code: "invalid_input", message: 'no problem "zdt9"; there are zdt1, zdt2' };
+    await expect(client.benchRun({ suite: "nsga", problem: "zdt9" })).rejects.toEqual({
+      code: "invalid_input",
+      message: 'no problem "zdt9"; there are zdt1, zdt2',
+    });
     expect(client.authState).toBe("ok");
   });
 

@@ -1,5 +1,7 @@
 import type {
   ApiError,
+  BenchRequest,
+  BenchResult,
   ConnectRequest,
   DashboardStats,
   DisconnectRequest,
@@ -217,6 +219,20 @@ export class FogClient {
   /** A job this node offered to `peer`, as that node sees it; finished ones with their output. */
   idleRemoteJob(peer: string, id: number): Promise<JobView> {
     return this.#call(() => this.#transport.idleRemoteJob(peer, id));
+  }
+
+  /**
+   * Runs one benchmark in the node (`nsga` or `sandbox`) and resolves with what it measured,
+   * after tens of milliseconds to a few seconds; it cannot be cancelled. Bad parameters reject
+   * with `invalid_input`; a run while another is in progress rejects with `unavailable`.
+   */
+  benchRun(request: BenchRequest): Promise<BenchResult> {
+    return this.#call(() => this.#transport.benchRun(request));
+  }
+
+  /** The benchmark runs since the node started, newest first. */
+  benchResults(): Promise<BenchResult[]> {
+    return this.#call(() => this.#transport.benchResults());
   }
 
   /**

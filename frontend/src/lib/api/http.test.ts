@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Event, HarvestSettings, KnownPeer, MeshStats, MeshTopology } from "./bindings";
+import type { BenchResult, Event, HarvestSettings, KnownPeer, MeshStats, MeshTopology } from "./bindings";
 import {
+  BENCH_RUN_TIMEOUT_MS,
   HttpTransport,
   OFFLINE_AFTER_FAILURES,
   errorFromResponse,
@@ -274,6 +275,66 @@ describe("HTTP requests", () => {
       await expect(http.idleRemoteJob("12D3KooWpeer", id)).rejects.toMatchObject({ code: "invalid_input" });
     }
     expect(calls).toHaveLength(0);
+  });
+
+  it("runs benchmarks and reads their results from the bench routes", async () => {
+    const result: BenchResult = {
+      id: 2,
+      suite: "sandbox",
+      title: "WebAssembly sandbox against native code, and the harvest policy",
+      started_ms: 1_700_000_000_000,
+      wall_ms: 1834.2,
+      build: "release",
+      figures: [{ name: "sieve: sandbox / native throughput", value: 0.57, unit: "×", goal: "≥ 0.5" }],
+    };
+    const { http, calls } = transport((call) => json(200, call.init.method === "POST" ? result : [result]));
+    await expect(http.benchRun({ suite: "sandbox" })).resolves.toEqual(result);
+    await http.benchRun({ suite: "nsga", problem: "zdt2", algorithm: "nsga2", pop: 40, gens: 60, seed: 7 });
+    await expect(http.benchResults()).resolves.toEqual([result]);
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      "POST http://node.test/api/bench/run",
+      "POST http://node.test/api/bench/run",
+      "GET http://node.test/api/bench/results",
+    ]);
+    expect(calls[0]?.init.body).toBe('{"suite":"sandbox"}');
+    expect(JSON.parse(String(calls[1]?.init.body))).toEqual({
+      suite: "nsga",
+      problem: "zdt2",
+      algorithm: "nsga2",
+      pop: 40,
+      gens: 60,
+      seed: 7,
+    });
+    expect(calls[2]?.init.body).toBeUndefined();
+    expect(headerOf(calls[0], "Content-Type")).toBe("application/json");
+    for (const call of calls) expect(headerOf(call, "Authorization")).toBe("Bearer tok");
+  });
+
+  it("gives a benchmark run longer than other requests to answer", async () => {
+    const timeout = vi.spyOn(AbortSignal, "timeout");
+    try {
+      const { http } = transport(() => json(200, {}));
+      await http.benchResults();
+      await http.benchRun({ suite: "sandbox" });
+      expect(timeout.mock.calls.map((call) => call[0])).toEqual([15_000, BENCH_RUN_TIMEOUT_MS]);
+    } finally {
+      timeout.mockRestore();
+    }
+  });
+
+  it("passes the node's benchmark errors on as they were worded", async () => {
+    const tooBig = "pop × gens is at most 1000000 evaluations here; use `fog bench nsga` for more";
+    const busy = "a benchmark is already running; try again when it ends";
+    const { http } = transport((call) =>
+      String(call.init.body).includes("nsga")
+        ? json(400, { code: "invalid_input", message: tooBig })
+        : json(503, { code: "unavailable", message: busy }),
+    );
+    await expect(http.benchRun({ suite: "nsga", pop: 100_000, gens: 1000 })).rejects.toEqual({
+      code: "invalid_input",
+      message: tooBig,
+    });
+    await expect(http.benchRun({ suite: "sandbox" })).rejects.toEqual({ code: "unavailable", message: busy });
   });
 
   it("maps a network failure to unreachable", async () => {

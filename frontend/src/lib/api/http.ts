@@ -1,5 +1,7 @@
 import type {
   ApiError,
+  BenchRequest,
+  BenchResult,
   ConnectRequest,
   DashboardStats,
   DisconnectRequest,
@@ -54,6 +56,11 @@ export type HttpTransportOptions = {
 export const OFFLINE_AFTER_FAILURES = 5;
 const RECONNECT_FIRST_DELAY_MS = 500;
 const RECONNECT_MAX_DELAY_MS = 10_000;
+/**
+ * How long a benchmark run may take before the request gives up. The node caps runs at
+ * seconds, but a debug build of the node is many times slower than a release build.
+ */
+export const BENCH_RUN_TIMEOUT_MS = 120_000;
 
 /** Backoff before reconnection attempt `attempt` (0-based): 0.5 s doubling up to 10 s. */
 export function reconnectDelayMs(attempt: number): number {
@@ -247,6 +254,14 @@ export class HttpTransport implements Transport {
     return this.#request("GET", `/api/idle-compute/peers/${encodeURIComponent(peer)}/jobs/${jobPath(id)}`);
   }
 
+  benchRun(request: BenchRequest): Promise<BenchResult> {
+    return this.#request("POST", "/api/bench/run", request, Math.max(this.#timeoutMs, BENCH_RUN_TIMEOUT_MS));
+  }
+
+  benchResults(): Promise<BenchResult[]> {
+    return this.#request("GET", "/api/bench/results");
+  }
+
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe {
     let socket: EventSocket | null = null;
     let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -291,8 +306,13 @@ export class HttpTransport implements Transport {
   }
 
   /** A request whose answer is JSON. */
-  async #request<T>(method: "GET" | "PUT" | "POST", path: string, body?: unknown): Promise<T> {
-    const response = await this.#send(method, path, body);
+  async #request<T>(
+    method: "GET" | "PUT" | "POST",
+    path: string,
+    body?: unknown,
+    timeoutMs = this.#timeoutMs,
+  ): Promise<T> {
+    const response = await this.#send(method, path, body, timeoutMs);
     const text = await response.text().catch(() => "");
     const parsed = parseJson(text);
     if (parsed === null && text.trim() !== "null") {
@@ -312,7 +332,12 @@ export class HttpTransport implements Transport {
   }
 
   /** Sends one request with the token and returns a successful response; rejects with an `ApiError`. */
-  async #send(method: "GET" | "PUT" | "POST", path: string, body?: unknown): Promise<Response> {
+  async #send(
+    method: "GET" | "PUT" | "POST",
+    path: string,
+    body?: unknown,
+    timeoutMs = this.#timeoutMs,
+  ): Promise<Response> {
     const token = this.#tokens.get();
     if (!token) {
       throw { code: "unauthorized", message: "No access token has been given yet." } satisfies ApiError;
@@ -330,7 +355,7 @@ export class HttpTransport implements Transport {
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         cache: "no-store",
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (cause) {
       throw errorFromNetworkFailure(cause, this.#baseUrl);

@@ -1,6 +1,8 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type {
+  BenchRequest,
+  BenchResult,
   ConnectRequest,
   DashboardStats,
   DisconnectRequest,
@@ -124,6 +126,14 @@ export class TauriTransport implements Transport {
 
   idleRemoteJob(peer: string, id: number): Promise<JobView> {
     return invoke("idle_remote_job", { peer, id });
+  }
+
+  benchRun(request: BenchRequest): Promise<BenchResult> {
+    return invoke("bench_run", { request });
+  }
+
+  benchResults(): Promise<BenchResult[]> {
+    return invoke("bench_results");
   }
 
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe {

@@ -1,5 +1,7 @@
 import type {
   ApiError,
+  BenchRequest,
+  BenchResult,
   ConnectRequest,
   DashboardStats,
   DisconnectRequest,
@@ -62,6 +64,9 @@ export interface Transport {
   idleCancel(id: number): Promise<JobView>;
   idleOffer(offer: IdleOffer): Promise<JobView>;
   idleRemoteJob(peer: string, id: number): Promise<JobView>;
+  /** Runs one benchmark in the node and resolves when it has finished. */
+  benchRun(request: BenchRequest): Promise<BenchResult>;
+  benchResults(): Promise<BenchResult[]>;
   /** Starts the live event stream; the returned function stops it. */
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe;
 }
