@@ -56,6 +56,12 @@ node_commands! {
     bench_results() -> Vec<BenchResult>;
 }
 
+/// A job's whole stdout as raw bytes (an `ArrayBuffer` in the window), not a JSON array.
+#[tauri::command]
+async fn idle_job_output(api: tauri::State<'_, NodeApi>, id: u64) -> Result<tauri::ipc::Response, ApiError> {
+    api.idle_job_output(id).await.map(tauri::ipc::Response::new)
+}
+
 fn main() -> ExitCode {
     // WebKitGTK shows a blank window on some NVIDIA/Wayland setups with its DMA-BUF renderer.
     if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
@@ -122,6 +128,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             idle_examples,
             idle_submit,
             idle_job,
+            idle_job_output,
             idle_cancel,
             idle_offer,
             idle_remote_job,
