@@ -2,8 +2,10 @@ import { describe, expect, it } from "vitest";
 import type { Event, HarvestSettings, HistoryPoint, IdleDevice, JobState, JobView } from "./api/client";
 import {
   MAX_OFFERED_JOBS,
+  MAX_PGM_SIDE,
   SETTINGS_FIELDS,
   acceptedText,
+  decodePgm,
   draftOf,
   finishedJobOf,
   formatFuel,
@@ -22,7 +24,10 @@ import {
   jobsNeedingDetail,
   keepPollingOffered,
   knownValue,
+  looksLikePgm,
   modeTone,
+  outputFileName,
+  pgmToRgba,
   previewText,
   readingText,
   runEndText,
@@ -368,5 +373,129 @@ describe("settings draft", () => {
   it("toggles days in order", () => {
     expect(toggleDay([4], 0)).toEqual([0, 4]);
     expect(toggleDay([0, 4], 4)).toEqual([0]);
+  });
+});
+
+/** A PGM file: the header as text, then the raster bytes. */
+const pgm = (header: string, raster: number[] = []): Uint8Array =>
+  new Uint8Array([...new TextEncoder().encode(header), ...raster]);
+
+describe("decodePgm", () => {
+  it("decodes a binary PGM image as the Mandelbrot example writes it", () => {
+    const raster = [0, 32, 64, 96, 128, 160, 192, 255];
+    const result = decodePgm(pgm("P5\n4 2\n255\n", raster));
+    if (!("image" in result)) throw new Error(result.error);
+    expect(result.image).toMatchObject({ width: 4, height: 2, maxval: 255 });
+    expect([...result.image.pixels]).toEqual(raster);
+  });
+
+  it("takes any whitespace between the header fields and ignores bytes after the image", () => {
+    const result = decodePgm(pgm("P5 \t2\r\n 1  \n15\r", [5, 15, 99, 99]));
+    if (!("image" in result)) throw new Error(result.error);
+    expect(result.image).toMatchObject({ width: 2, height: 1, maxval: 15 });
+    expect([...result.image.pixels]).toEqual([5, 15]);
+  });
+
+  it("keeps a raster that starts with whitespace or '#' bytes", () => {
+    // Exactly one whitespace byte ends the header; what follows is image data.
+    const result = decodePgm(pgm("P5\n3 1\n255\n", [0x0a, 0x23, 0x20]));
+    if (!("image" in result)) throw new Error(result.error);
+    expect([...result.image.pixels]).toEqual([0x0a, 0x23, 0x20]);
+  });
+
+  it("skips comments in the header", () => {
+    const header = "P5\n# made by mandelbrot.wasm\n2 # width\n#height next\n2\n# maxval\n255\n";
+    const result = decodePgm(pgm(header, [1, 2, 3, 4]));
+    if (!("image" in result)) throw new Error(result.error);
+    expect(result.image).toMatchObject({ width: 2, height: 2, maxval: 255 });
+    expect([...result.image.pixels]).toEqual([1, 2, 3, 4]);
+    expect(decodePgm(pgm("P5#comment\r2 1 255\n", [1, 2]))).toHaveProperty("image");
+    // A comment right after the maximum grey value ends with the one whitespace byte before the data.
+    const late = decodePgm(pgm("P5\n2 1\n255# late\n", [1, 2]));
+    if (!("image" in late)) throw new Error(late.error);
+    expect([...late.image.pixels]).toEqual([1, 2]);
+  });
+
+  it("rejects truncated image data", () => {
+    expect(decodePgm(pgm("P5\n4 2\n255\n", [1, 2, 3]))).toEqual({
+      error: "the image data is cut short: 3 of 8 bytes",
+    });
+    expect(decodePgm(pgm("P5\n4 2\n255\n"))).toHaveProperty("error");
+  });
+
+  it("rejects a truncated header", () => {
+    for (const header of ["P5", "P5\n", "P5\n4", "P5\n4 2", "P5\n4 2\n", "P5\n4 2\n255", "P5\n4 2 # no end"]) {
+      expect(decodePgm(pgm(header)), header).toHaveProperty("error");
+    }
+  });
+
+  it("rejects other formats", () => {
+    for (const header of ["P2\n1 1\n255\n", "P6\n1 1\n255\n", "p5\n1 1\n255\n", "GIF89a", "", "P51 1\n255\n"]) {
+      expect(decodePgm(pgm(header, [0, 0, 0])), header).toHaveProperty("error");
+    }
+    expect(decodePgm(pgm("P2\n1 1\n255\n", [0]))).toEqual({
+      error: "it does not start with the PGM magic number P5",
+    });
+  });
+
+  it("rejects a maximum grey value above 255 or of 0", () => {
+    expect(decodePgm(pgm("P5\n1 1\n256\n", [0, 0]))).toEqual({
+      error: "a maximum grey value of 256 is not supported (1 to 255 is)",
+    });
+    expect(decodePgm(pgm("P5\n1 1\n65535\n", [0, 0]))).toHaveProperty("error");
+    expect(decodePgm(pgm("P5\n1 1\n0\n", [0]))).toHaveProperty("error");
+  });
+
+  it("rejects images larger than it draws, and empty ones", () => {
+    expect(decodePgm(pgm(`P5\n${MAX_PGM_SIDE + 1} 1\n255\n`))).toEqual({
+      error: `${MAX_PGM_SIDE + 1} × 1 is larger than ${MAX_PGM_SIDE} × ${MAX_PGM_SIDE}`,
+    });
+    expect(decodePgm(pgm(`P5\n1 ${MAX_PGM_SIDE + 1}\n255\n`))).toHaveProperty("error");
+    expect(decodePgm(pgm("P5\n99999999999999999999 1\n255\n"))).toHaveProperty("error");
+    expect(decodePgm(pgm("P5\n0 4\n255\n"))).toHaveProperty("error");
+    const widest = decodePgm(new Uint8Array([...pgm(`P5\n${MAX_PGM_SIDE} 1\n255\n`), ...new Uint8Array(MAX_PGM_SIDE)]));
+    expect(widest).toHaveProperty("image.width", MAX_PGM_SIDE);
+  });
+
+  it("rejects fields that are not numbers", () => {
+    expect(decodePgm(pgm("P5\nwide 1\n255\n", [0]))).toHaveProperty("error");
+    expect(decodePgm(pgm("P5\n-1 1\n255\n", [0]))).toHaveProperty("error");
+    expect(decodePgm(pgm("P5\n1 1\n255x", [0]))).toHaveProperty("error");
+  });
+});
+
+describe("pgmToRgba", () => {
+  it("turns grey values into opaque RGBA pixels scaled to 0…255", () => {
+    const image = { width: 3, height: 1, maxval: 15, pixels: new Uint8Array([0, 15, 5]) };
+    expect([...pgmToRgba(image)]).toEqual([0, 0, 0, 255, 255, 255, 255, 255, 85, 85, 85, 255]);
+    const full = { width: 1, height: 1, maxval: 255, pixels: new Uint8Array([200]) };
+    expect([...pgmToRgba(full)]).toEqual([200, 200, 200, 255]);
+  });
+
+  it("clamps values above the maximum", () => {
+    const image = { width: 1, height: 1, maxval: 100, pixels: new Uint8Array([200]) };
+    expect([...pgmToRgba(image)]).toEqual([255, 255, 255, 255]);
+  });
+});
+
+describe("outputFileName", () => {
+  const image = pgm("P5\n1 1\n255\n", [0]);
+  const binary = new Uint8Array([0, 1, 2]);
+
+  it("names PGM images .pgm and anything else .bin", () => {
+    expect(outputFileName({ id: 7, label: "mandelbrot" }, image)).toBe("job-7-mandelbrot.pgm");
+    expect(outputFileName({ id: 8, label: "sieve" }, binary)).toBe("job-8-sieve.bin");
+    expect(outputFileName({ id: 9, label: "x" }, new Uint8Array())).toBe("job-9-x.bin");
+    expect(looksLikePgm(image)).toBe(true);
+    expect(looksLikePgm(new TextEncoder().encode("P5x"))).toBe(false);
+    expect(looksLikePgm(new TextEncoder().encode("P6\n"))).toBe(false);
+  });
+
+  it("keeps only characters safe in file names", () => {
+    expect(outputFileName({ id: 1, label: "../etc/passwd" }, binary)).toBe("job-1-etc_passwd.bin");
+    expect(outputFileName({ id: 2, label: "my job: tile 3/4" }, binary)).toBe("job-2-my_job_tile_3_4.bin");
+    expect(outputFileName({ id: 3, label: "" }, binary)).toBe("job-3.bin");
+    expect(outputFileName({ id: 4, label: "///" }, image)).toBe("job-4.pgm");
+    expect(outputFileName({ id: 5, label: "a".repeat(200) }, binary)).toBe(`job-5-${"a".repeat(64)}.bin`);
   });
 });

@@ -378,3 +378,127 @@ export const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] as con
 export function toggleDay(days: readonly number[], day: number): number[] {
   return days.includes(day) ? days.filter((d) => d !== day) : [...days, day].sort((a, b) => a - b);
 }
+
+// ---- Whole job output -------------------------------------------------------------------
+
+/** Where the whole output of a job can be had: only from this node, for its own job ids. */
+export type LoadOutput = (id: number) => Promise<Uint8Array<ArrayBuffer>>;
+
+/** A greyscale image decoded from a binary PGM file: one byte per pixel, row by row. */
+export type PgmImage = { width: number; height: number; maxval: number; pixels: Uint8Array };
+
+/** The largest width and height shown as an image (4096 × 4096 is 64 MiB as RGBA). */
+export const MAX_PGM_SIDE = 4096;
+
+const ASCII_HASH = 0x23;
+const ASCII_0 = 0x30;
+const ASCII_9 = 0x39;
+const ASCII_P = 0x50;
+const ASCII_5 = 0x35;
+
+/** Netpbm whitespace: blank, TAB, LF, VT, FF, CR. */
+function isPgmSpace(byte: number | undefined): boolean {
+  return byte === 0x20 || (byte !== undefined && byte >= 0x09 && byte <= 0x0d);
+}
+
+/** Whether the bytes start like a binary PGM image ("P5" and whitespace). */
+export function looksLikePgm(bytes: Uint8Array): boolean {
+  return bytes[0] === ASCII_P && bytes[1] === ASCII_5 && isPgmSpace(bytes[2]);
+}
+
+/**
+ * Decodes a binary PGM ("P5") image with one byte per pixel: the magic number, then width,
+ * height and maxval (1 to 255) separated by whitespace and `#` comments, exactly one whitespace
+ * byte, then width × height bytes. Bytes after the image are ignored, as Netpbm does. Images
+ * wider or taller than `MAX_PGM_SIDE` are refused rather than drawn.
+ */
+export function decodePgm(bytes: Uint8Array): { image: PgmImage } | { error: string } {
+  if (bytes[0] !== ASCII_P || bytes[1] !== ASCII_5) return { error: "it does not start with the PGM magic number P5" };
+  let at = 2;
+
+  // A comment runs from '#' to the end of its line; the line break stays, as whitespace.
+  const skipComment = () => {
+    while (at < bytes.length && bytes[at] !== 0x0a && bytes[at] !== 0x0d) at += 1;
+  };
+  // Whitespace and comments before a number; at least one whitespace byte or comment.
+  const skipSeparators = (): boolean => {
+    const start = at;
+    while (at < bytes.length) {
+      if (isPgmSpace(bytes[at])) at += 1;
+      else if (bytes[at] === ASCII_HASH) skipComment();
+      else break;
+    }
+    return at > start;
+  };
+  const readNumber = (name: string): number | string => {
+    if (!skipSeparators()) return `no whitespace before the ${name}`;
+    const start = at;
+    let value = 0;
+    while (at < bytes.length) {
+      const byte = bytes[at] ?? 0;
+      if (byte < ASCII_0 || byte > ASCII_9) break;
+      // More digits than any accepted value has cannot be right; stop before they overflow.
+      if (at - start >= 9) return `the ${name} is too large`;
+      value = value * 10 + (byte - ASCII_0);
+      at += 1;
+    }
+    if (at === start) return at >= bytes.length ? `the header ends before the ${name}` : `the ${name} is not a number`;
+    return value;
+  };
+
+  const width = readNumber("width");
+  if (typeof width === "string") return { error: width };
+  const height = readNumber("height");
+  if (typeof height === "string") return { error: height };
+  const maxval = readNumber("maximum grey value");
+  if (typeof maxval === "string") return { error: maxval };
+
+  if (width === 0 || height === 0) return { error: `the image is empty (${width} × ${height})` };
+  if (width > MAX_PGM_SIDE || height > MAX_PGM_SIDE) {
+    return { error: `${width} × ${height} is larger than ${MAX_PGM_SIDE} × ${MAX_PGM_SIDE}` };
+  }
+  if (maxval === 0 || maxval > 255) {
+    return { error: `a maximum grey value of ${maxval} is not supported (1 to 255 is)` };
+  }
+  // A comment may come even between the maximum grey value and the whitespace that ends the header.
+  if (bytes[at] === ASCII_HASH) skipComment();
+  if (!isPgmSpace(bytes[at])) {
+    return { error: at >= bytes.length ? "the header ends before the image data" : "no whitespace after the maximum grey value" };
+  }
+  at += 1;
+
+  const size = width * height;
+  const available = bytes.length - at;
+  if (available < size) return { error: `the image data is cut short: ${available} of ${size} bytes` };
+  return { image: { width, height, maxval, pixels: bytes.subarray(at, at + size) } };
+}
+
+/** The image as canvas pixels: each grey value scaled from 0…maxval to 0…255, opaque. */
+export function pgmToRgba(image: PgmImage): Uint8ClampedArray<ArrayBuffer> {
+  const count = image.width * image.height;
+  const rgba = new Uint8ClampedArray(count * 4);
+  const scale = 255 / image.maxval;
+  for (let i = 0; i < count; i++) {
+    const grey = Math.round((image.pixels[i] ?? 0) * scale);
+    const at = i * 4;
+    rgba[at] = grey;
+    rgba[at + 1] = grey;
+    rgba[at + 2] = grey;
+    rgba[at + 3] = 255;
+  }
+  return rgba;
+}
+
+/**
+ * The name a job's output is saved under: `job-7-mandelbrot.pgm` for a PGM image,
+ * `job-7-<label>.bin` otherwise, with the label reduced to characters safe in file names.
+ */
+export function outputFileName(job: Pick<JobView, "id" | "label">, bytes: Uint8Array): string {
+  const label = job.label
+    .replace(/[^A-Za-z0-9._-]+/g, "_")
+    .replace(/^[._-]+|[._-]+$/g, "")
+    .slice(0, 64)
+    .replace(/[._-]+$/, "");
+  const extension = looksLikePgm(bytes) ? "pgm" : "bin";
+  return label === "" ? `job-${job.id}.${extension}` : `job-${job.id}-${label}.${extension}`;
+}

@@ -43,6 +43,7 @@ class FakeTransport implements Transport {
   idleExamples = vi.fn(() => this.#answer([{ name: "sieve", description: "primes", sample_input: "100" }]));
   idleSubmit = vi.fn((_request: IdleJobSubmit) => this.#answer({ id: 1, state: "queued" } as never));
   idleJob = vi.fn((id: number) => this.#answer({ id, state: "completed" } as never));
+  idleJobOutput = vi.fn((id: number) => this.#answer(new Uint8Array([id, 0, 255])));
   idleCancel = vi.fn((id: number) => this.#answer({ id, state: "cancelled" } as never));
   idleOffer = vi.fn((_offer: IdleOffer) => this.#answer({ id: 9, state: "queued", origin: "local" } as never));
   idleRemoteJob = vi.fn((_peer: string, id: number) => this.#answer({ id, state: "running" } as never));
@@ -102,12 +103,15 @@ describe("FogClient", () => {
     await expect(client.idleJob(4)).resolves.toEqual({ id: 4, state: "completed" });
     await expect(client.idleCancel(5)).resolves.toEqual({ id: 5, state: "cancelled" });
     expect(transport.idleCancel).toHaveBeenCalledWith(5);
+    await expect(client.idleJobOutput(6)).resolves.toEqual(new Uint8Array([6, 0, 255]));
+    expect(transport.idleJobOutput).toHaveBeenCalledWith(6);
     transport.failWith = { code: "unavailable", message: "idle compute is not running: disabled in the configuration" };
     await expect(client.idleStats()).rejects.toEqual({
       code: "unavailable",
       message: "idle compute is not running: disabled in the configuration",
     });
     await expect(client.idleSettings()).rejects.toMatchObject({ code: "unavailable" });
+    await expect(client.idleJobOutput(6)).rejects.toMatchObject({ code: "unavailable" });
   });
 
   it("passes job offers to other nodes to the transport", async () => {

@@ -201,6 +201,15 @@ export class FogClient {
     return this.#call(() => this.#transport.idleJob(id));
   }
 
+  /**
+   * The whole stdout of a finished job on this node, as bytes: also what `idleJob` leaves out
+   * (`output_text` is null) because it is binary or too long to preview. Up to the job's
+   * output limit (at most 64 MiB), so fetch it only when the user asks for it.
+   */
+  idleJobOutput(id: number): Promise<Uint8Array<ArrayBuffer>> {
+    return this.#call(() => this.#transport.idleJobOutput(id));
+  }
+
   /** Cancels a queued or running job; a running one stops at its next tick. */
   idleCancel(id: number): Promise<JobView> {
     return this.#call(() => this.#transport.idleCancel(id));

@@ -273,8 +273,94 @@ describe("HTTP requests", () => {
       await expect(http.idleJob(id)).rejects.toMatchObject({ code: "invalid_input" });
       await expect(http.idleCancel(id)).rejects.toMatchObject({ code: "invalid_input" });
       await expect(http.idleRemoteJob("12D3KooWpeer", id)).rejects.toMatchObject({ code: "invalid_input" });
+      await expect(http.idleJobOutput(id)).rejects.toMatchObject({ code: "invalid_input" });
     }
     expect(calls).toHaveLength(0);
+  });
+
+  it("reads a job's whole output as bytes", async () => {
+    const image = new Uint8Array([...new TextEncoder().encode("P5\n2 1\n255\n"), 0, 255]);
+    const { http, calls } = transport(
+      () => new Response(image, { status: 200, headers: { "Content-Type": "application/octet-stream" } }),
+    );
+    const bytes = await http.idleJobOutput(42);
+    expect(bytes).toBeInstanceOf(Uint8Array);
+    expect([...bytes]).toEqual([...image]);
+    await expect(http.idleJobOutput(0)).resolves.toHaveLength(image.length);
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      "GET http://node.test/api/idle-compute/jobs/42/output",
+      "GET http://node.test/api/idle-compute/jobs/0/output",
+    ]);
+    expect(calls[0]?.init.body).toBeUndefined();
+    expect(headerOf(calls[0], "Authorization")).toBe("Bearer tok");
+    expect(headerOf(calls[0], "Accept")).toBe("application/octet-stream, application/json");
+    expect(headerOf(calls[0], "Content-Type")).toBeUndefined();
+  });
+
+  it("reads empty and non-UTF-8 output unchanged", async () => {
+    const binary = new Uint8Array([0xff, 0xfe, 0x00, 0x80, 0x0a]);
+    let body: Uint8Array<ArrayBuffer> | null = binary;
+    const { http } = transport(
+      () => new Response(body, { status: 200, headers: { "Content-Type": "application/octet-stream" } }),
+    );
+    expect([...(await http.idleJobOutput(1))]).toEqual([...binary]);
+    body = null;
+    await expect(http.idleJobOutput(1)).resolves.toHaveLength(0);
+  });
+
+  it("maps the node's errors for a job's output like any other", async () => {
+    const { http } = transport((call) =>
+      call.url.includes("/jobs/404/")
+        ? json(404, { code: "not_found", message: "no job 404" })
+        : json(503, { code: "unavailable", message: "idle compute is not running: disabled in the configuration" }),
+    );
+    await expect(http.idleJobOutput(404)).rejects.toEqual({ code: "not_found", message: "no job 404" });
+    await expect(http.idleJobOutput(1)).rejects.toEqual({
+      code: "unavailable",
+      message: "idle compute is not running: disabled in the configuration",
+    });
+  });
+
+  it("asks for a job's output with the token and timeout of every request", async () => {
+    const timeout = vi.spyOn(AbortSignal, "timeout");
+    try {
+      const { http, calls } = transport(() => new Response(new Uint8Array([1]), { status: 200 }), null);
+      await expect(http.idleJobOutput(3)).rejects.toMatchObject({ code: "unauthorized" });
+      expect(calls).toHaveLength(0);
+      const ok = transport(() => new Response(new Uint8Array([1]), { status: 200 }));
+      await ok.http.idleJobOutput(3);
+      expect(timeout.mock.calls.map((call) => call[0])).toEqual([15_000]);
+    } finally {
+      timeout.mockRestore();
+    }
+    const unauthorized = transport(() => json(401, { code: "unauthorized", message: "token mismatch" }));
+    await expect(unauthorized.http.idleJobOutput(3)).rejects.toEqual({ code: "unauthorized", message: "token mismatch" });
+    const down = transport(() => Promise.reject(new DOMException("The operation timed out.", "TimeoutError")));
+    await expect(down.http.idleJobOutput(3)).rejects.toEqual({
+      code: "unreachable",
+      message: "The node at http://node.test did not answer in time.",
+    });
+  });
+
+  it("rejects a web page served in place of a job's output", async () => {
+    const { http } = transport(
+      () => new Response("<!doctype html>", { status: 200, headers: { "Content-Type": "text/html; charset=utf-8" } }),
+    );
+    await expect(http.idleJobOutput(3)).rejects.toMatchObject({ code: "bad_response" });
+  });
+
+  it("maps an output that breaks off part way to unreachable", async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array([1, 2, 3]));
+        controller.error(new TypeError("network error"));
+      },
+    });
+    const { http } = transport(() => new Response(body, { status: 200 }));
+    await expect(http.idleJobOutput(3)).rejects.toEqual({
+      code: "unreachable",
+      message: "Cannot reach the node at http://node.test.",
+    });
   });
 
   it("runs benchmarks and reads their results from the bench routes", async () => {

@@ -83,6 +83,9 @@ export function queryString(params: Record<string, string | number | null>): str
   return parts.length > 0 ? `?${parts.join("&")}` : "";
 }
 
+// What a request for bytes accepts: the bytes, or the node's JSON error.
+const BYTES_ACCEPT = "application/octet-stream, application/json";
+
 // Statuses a proxy or gateway uses when the node behind it does not answer.
 const GATEWAY_STATUSES = new Set([502, 503, 504]);
 
@@ -242,6 +245,10 @@ export class HttpTransport implements Transport {
     return this.#request("GET", `/api/idle-compute/jobs/${jobPath(id)}`);
   }
 
+  async idleJobOutput(id: number): Promise<Uint8Array<ArrayBuffer>> {
+    return this.#requestBytes(`/api/idle-compute/jobs/${jobPath(id)}/output`);
+  }
+
   async idleCancel(id: number): Promise<JobView> {
     return this.#request("POST", `/api/idle-compute/jobs/${jobPath(id)}/cancel`);
   }
@@ -324,6 +331,27 @@ export class HttpTransport implements Transport {
     return parsed as T;
   }
 
+  /** A GET whose answer is raw bytes (`application/octet-stream`); failures still answer JSON. */
+  async #requestBytes(path: string): Promise<Uint8Array<ArrayBuffer>> {
+    const response = await this.#send("GET", path, undefined, this.#timeoutMs, BYTES_ACCEPT);
+    // A static server or dev proxy that does not know the route answers its HTML page instead.
+    const type = response.headers.get("Content-Type") ?? "";
+    if (/^\s*text\/html\b/i.test(type)) {
+      throw {
+        code: "bad_response",
+        message: `${this.#baseUrl}${path} answered with a web page, not the job's output; is this the node's API?`,
+      } satisfies ApiError;
+    }
+    let buffer: ArrayBuffer;
+    try {
+      buffer = await response.arrayBuffer();
+    } catch (cause) {
+      // The answer broke off (or timed out) part way through.
+      throw errorFromNetworkFailure(cause, this.#baseUrl);
+    }
+    return new Uint8Array(buffer);
+  }
+
   /** A POST whose success carries no data (the node answers 204 No Content). */
   async #command(path: string, body: unknown): Promise<void> {
     const response = await this.#send("POST", path, body);
@@ -337,13 +365,14 @@ export class HttpTransport implements Transport {
     path: string,
     body?: unknown,
     timeoutMs = this.#timeoutMs,
+    accept = "application/json",
   ): Promise<Response> {
     const token = this.#tokens.get();
     if (!token) {
       throw { code: "unauthorized", message: "No access token has been given yet." } satisfies ApiError;
     }
     const headers: Record<string, string> = {
-      Accept: "application/json",
+      Accept: accept,
       Authorization: `Bearer ${token}`,
     };
     if (body !== undefined) headers["Content-Type"] = "application/json";

@@ -1,6 +1,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type {
+  ApiError,
   BenchRequest,
   BenchResult,
   ConnectRequest,
@@ -30,6 +31,21 @@ import type { EventListener, StatusListener, Transport, Unsubscribe } from "./tr
 
 /** Name of the Tauri event the desktop app emits for every node event. */
 export const EVENT_CHANNEL = "fog://event";
+
+/**
+ * The bytes of a raw IPC answer: an ArrayBuffer normally; a typed array or a plain array of
+ * numbers is taken as well, in case the IPC falls back to JSON.
+ */
+export function bytesOf(value: unknown): Uint8Array<ArrayBuffer> {
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) {
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength).slice();
+  }
+  if (Array.isArray(value) && value.every((n) => Number.isInteger(n) && n >= 0 && n <= 255)) {
+    return Uint8Array.from(value as number[]);
+  }
+  throw { code: "bad_response", message: "The desktop app did not answer with the job's output." } satisfies ApiError;
+}
 
 /** Inside the desktop app: commands over Tauri IPC, which rejects with an `ApiError`. */
 export class TauriTransport implements Transport {
@@ -114,6 +130,11 @@ export class TauriTransport implements Transport {
 
   idleJob(id: number): Promise<JobView> {
     return invoke("idle_job", { id });
+  }
+
+  // The command answers with raw bytes (`tauri::ipc::Response`), which arrive as an ArrayBuffer.
+  async idleJobOutput(id: number): Promise<Uint8Array<ArrayBuffer>> {
+    return bytesOf(await invoke<unknown>("idle_job_output", { id }));
   }
 
   idleCancel(id: number): Promise<JobView> {

@@ -61,6 +61,8 @@ export interface Transport {
   idleExamples(): Promise<ExampleJob[]>;
   idleSubmit(request: IdleJobSubmit): Promise<JobView>;
   idleJob(id: number): Promise<JobView>;
+  /** The whole stdout of a finished job, as bytes. */
+  idleJobOutput(id: number): Promise<Uint8Array<ArrayBuffer>>;
   idleCancel(id: number): Promise<JobView>;
   idleOffer(offer: IdleOffer): Promise<JobView>;
   idleRemoteJob(peer: string, id: number): Promise<JobView>;
