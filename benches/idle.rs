@@ -8,10 +8,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use fog_idle::examples::example;
-use fog_idle::{
-    decide, DeviceState, HarvestSettings, JobControl, JobLimits, LocalTime, PolicyMemory, PowerSource, Reading, RunEnd,
-    Sandbox,
-};
+use fog_idle::{decide, JobControl, JobLimits, PolicyMemory, RunEnd, Sandbox};
 
 const SIEVE_INPUT: &str = "5000000";
 const TILE_INPUT: &str = "256 192 256";
@@ -96,21 +93,7 @@ fn kernels(c: &mut Criterion) {
 }
 
 fn policy(c: &mut Criterion) {
-    let device = DeviceState {
-        at_ms: 0,
-        power: Reading::Known(PowerSource::Battery),
-        battery_pct: Reading::Known(70.0),
-        charging: Reading::Known(false),
-        user_idle_secs: Reading::Known(400.0),
-        cpu_load_pct: Reading::Known(12.0),
-        other_cpu_pct: Reading::Known(10.0),
-        temperature_c: Reading::Known(60.0),
-        memory_total_bytes: Reading::Known(16 << 30),
-        memory_available_bytes: Reading::Known(8 << 30),
-        cores: 8,
-    };
-    let settings = HarvestSettings { run_on_batteries: true, ..Default::default() };
-    let now = LocalTime { weekday: 2, minute_of_day: 600 };
+    let (device, settings, now) = fog_idle::bench::policy_case();
     let mut memory = PolicyMemory::default();
     c.bench_function("policy/decide", |b| b.iter(|| decide(black_box(&device), &settings, now, &mut memory)));
 }

@@ -122,7 +122,8 @@ pub fn sandbox() -> Result<Vec<Figure>, String> {
     ])
 }
 
-fn policy_decisions_per_second() -> f64 {
+/// A laptop on battery, idle for a while, that the policy lets run: the case benchmarks time.
+pub fn policy_case() -> (DeviceState, HarvestSettings, LocalTime) {
     let device = DeviceState {
         at_ms: 0,
         power: Reading::Known(PowerSource::Battery),
@@ -137,7 +138,11 @@ fn policy_decisions_per_second() -> f64 {
         cores: 8,
     };
     let settings = HarvestSettings { run_on_batteries: true, ..Default::default() };
-    let now = LocalTime { weekday: 2, minute_of_day: 600 };
+    (device, settings, LocalTime { weekday: 2, minute_of_day: 600 })
+}
+
+fn policy_decisions_per_second() -> f64 {
+    let (device, settings, now) = policy_case();
     let mut memory = PolicyMemory::default();
     let n = 100_000;
     let start = Instant::now();
