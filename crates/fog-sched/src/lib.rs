@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod indicators;
+pub mod lifecycle;
 pub mod model;
 pub mod nsga2;
 pub mod nsga3;
