@@ -75,6 +75,8 @@ pub enum JobError {
     NotFound(u64),
     #[error("job {0} has already finished")]
     Finished(u64),
+    #[error("job {0} has not finished; its output comes when it does")]
+    NotFinished(u64),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -277,7 +279,7 @@ impl Harvester {
     /// The job's whole stdout (the view only carries short text output).
     pub fn job_output(&self, id: u64) -> Result<Vec<u8>, JobError> {
         if self.inner.lock().active.contains_key(&JobId(id)) {
-            return Ok(Vec::new());
+            return Err(JobError::NotFinished(id));
         }
         history::job(&self.inner.store, JobId(id))?.map(|r| r.stdout).ok_or(JobError::NotFound(id))
     }

@@ -60,9 +60,15 @@ pub fn load_settings(store: &Store) -> Result<Option<HarvestSettings>, StoreErro
         .query_row("SELECT json FROM idle_settings WHERE id = 1", [], |r| r.get(0))
         .optional()
         .map_err(|e| store.error(e))?;
-    // Settings written by an older build with fields since removed are replaced by defaults
-    // field by field rather than refusing to start.
-    Ok(json.map(|j| serde_json::from_str::<HarvestSettings>(&j).unwrap_or_default()))
+    // Missing fields take their defaults. Settings this build cannot read at all (written by a
+    // newer one) fall back to the defaults, with a warning, rather than stopping idle compute;
+    // the stored row is left as it is until the user saves new settings.
+    Ok(json.map(|j| {
+        serde_json::from_str::<HarvestSettings>(&j).unwrap_or_else(|e| {
+            tracing::warn!("the stored harvest settings cannot be read ({e}); using the defaults");
+            HarvestSettings::default()
+        })
+    }))
 }
 
 pub fn save_settings(store: &Store, settings: &HarvestSettings) -> Result<(), StoreError> {

@@ -499,7 +499,7 @@ impl X11Idle {
         use x11rb::connection::Connection;
         use x11rb::protocol::screensaver::ConnectionExt;
         if let Some((at, why)) = &self.failed {
-            if at.elapsed() < LOGIND_RETRY {
+            if at.elapsed() < SOURCE_RETRY {
                 return Err(why.clone());
             }
         }
@@ -544,14 +544,14 @@ struct Logind {
 }
 
 /// How long a source that failed (logind, the X display) is left alone before it is tried again.
-const LOGIND_RETRY: Duration = Duration::from_secs(60);
+const SOURCE_RETRY: Duration = Duration::from_secs(60);
 
 impl Logind {
     /// `Ok(None)` when logind has no sessions to judge by.
     fn idle_secs(&mut self) -> Result<Option<f64>, String> {
         use dbus::blocking::stdintf::org_freedesktop_dbus::Properties;
         if let Some((at, why)) = &self.failed {
-            if at.elapsed() < LOGIND_RETRY {
+            if at.elapsed() < SOURCE_RETRY {
                 return Err(why.clone());
             }
         }

@@ -293,6 +293,7 @@ fn cancel_stops_queued_and_running_jobs() {
     wait_for(&mut events, Duration::from_secs(10), |e| {
         matches!(e, IdleEvent::JobStarted { id, .. } if *id == running.id).then_some(())
     });
+    assert!(matches!(harvester.job_output(running.id), Err(JobError::NotFinished(_))));
     assert_eq!(harvester.cancel(waiting.id).unwrap().state, JobState::Cancelled);
     harvester.cancel(running.id).unwrap();
     let done = wait_for(&mut events, Duration::from_secs(5), |e| match e {

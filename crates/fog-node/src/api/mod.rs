@@ -367,7 +367,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 fn job_error(e: fog_idle::JobError) -> ApiError {
     match e {
         fog_idle::JobError::NotFound(_) => ApiError::new(crate::error::code::NOT_FOUND, e.to_string()),
-        fog_idle::JobError::Finished(_) => ApiError::invalid_input(e.to_string()),
+        fog_idle::JobError::Finished(_) | fog_idle::JobError::NotFinished(_) => ApiError::invalid_input(e.to_string()),
         fog_idle::JobError::Store(e) => e.into(),
     }
 }
