@@ -461,11 +461,12 @@ fn idle_compute_runs_an_example_and_reports_the_device_honestly() {
     assert_eq!(node.get("/api/idle-compute/stats")["totals"]["jobs_completed"], 1);
     let examples = node.get("/api/idle-compute/examples");
     assert_eq!(examples.as_array().unwrap().len(), 3);
-    let events = node.get("/api/events/recent?topics=idle");
-    let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    for kind in ["settings_changed", "job_queued", "job_started", "job_finished"] {
-        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
-    }
+    // The harvester's events reach the event log a moment after the job's state changes.
+    node.wait_until("the job's events are logged", |n| {
+        let events = n.get("/api/events/recent?topics=idle");
+        let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        ["settings_changed", "job_queued", "job_started", "job_finished"].iter().all(|k| kinds.contains(k))
+    });
     let (_, metrics) = node.request("GET", "/metrics", Some(&node.token.clone()), None);
     let metrics = metrics.as_str().unwrap().to_owned();
     assert!(metrics.contains("fog_idle_jobs_completed_total 1"), "{metrics}");
