@@ -1,6 +1,8 @@
-//! The batch scheduler of Fog Compute. This first part is the pure multi-objective engine:
-//! NSGA-II, generic over the problem, with pymoo's operator semantics, reference problems with
-//! known fronts, and the hypervolume and IGD indicators to judge a run.
+//! The batch scheduler of Fog Compute. Its pure core is the multi-objective engine (NSGA-II and
+//! NSGA-III, generic over the problem, with pymoo's operator semantics), reference problems with
+//! known fronts, the hypervolume and IGD indicators, the placement model and the job lifecycle.
+//! Its service part is the job queue in SQLite ([`queue`]) and the [`service::Scheduler`] that
+//! places queued jobs on the nodes of a [`service::Cluster`] and follows them to their end.
 
 pub mod bench;
 pub mod indicators;
@@ -11,7 +13,9 @@ pub mod nsga3;
 pub mod operators;
 pub mod problem;
 pub mod problems;
+pub mod queue;
 pub mod rng;
+pub mod service;
 pub mod sort;
 
 pub use nsga2::{run as nsga2, Nsga2Config, Outcome};

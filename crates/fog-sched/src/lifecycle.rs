@@ -5,10 +5,12 @@
 //! used its attempts; then it fails with the last reason. A job can be cancelled until it ends.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::ToSchema;
 
 use crate::model::Tier;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Phase {
     Queued,
@@ -38,6 +40,31 @@ impl Phase {
     /// Whether the placer should consider the job.
     pub fn wants_placement(&self) -> bool {
         matches!(self, Phase::Queued | Phase::Retrying { .. })
+    }
+
+    /// Placed or running on a node.
+    pub fn in_flight(&self) -> bool {
+        matches!(self, Phase::Placed { .. } | Phase::Running { .. })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Phase::Queued => "queued",
+            Phase::Placed { .. } => "placed",
+            Phase::Running { .. } => "running",
+            Phase::Done => "done",
+            Phase::Failed { .. } => "failed",
+            Phase::Retrying { .. } => "retrying",
+            Phase::Cancelled => "cancelled",
+        }
+    }
+
+    /// The node that has the job, while one has it.
+    pub fn node(&self) -> Option<&str> {
+        match self {
+            Phase::Placed { node } | Phase::Running { node } => Some(node),
+            _ => None,
+        }
     }
 }
 
@@ -126,22 +153,25 @@ pub struct Ended {
     pub done: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct TierFigures {
     pub tier: Tier,
     pub jobs: u32,
     /// Done by the deadline, % of the tier's ended jobs; none when there are none.
     pub on_time_pct: Option<f64>,
     /// Queue wait (submitted → started), nearest-rank percentiles.
+    #[ts(type = "number | null")]
     pub p50_wait_ms: Option<i64>,
+    #[ts(type = "number | null")]
     pub p95_wait_ms: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct SlaFigures {
     pub tiers: Vec<TierFigures>,
     /// Jobs done per minute over the window.
     pub throughput_per_min: f64,
+    #[ts(type = "number")]
     pub window_ms: i64,
 }
 

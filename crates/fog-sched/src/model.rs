@@ -12,6 +12,8 @@
 //! A job must fit its node (cores and memory): the overflow is the constraint violation.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::ToSchema;
 
 use crate::nsga2::{run, Nsga2Config};
 use crate::problem::{Gene, Individual, Problem};
@@ -19,7 +21,7 @@ use crate::rng::Rng;
 
 pub const GIGA: f64 = 1e9;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     Gold,
@@ -35,6 +37,18 @@ impl Tier {
             Tier::Silver => 3.0,
             Tier::Bronze => 1.0,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Gold => "gold",
+            Tier::Silver => "silver",
+            Tier::Bronze => "bronze",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Tier> {
+        [Tier::Gold, Tier::Silver, Tier::Bronze].into_iter().find(|t| t.as_str() == s)
     }
 }
 
