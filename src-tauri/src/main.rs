@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use fog_node::api::types::{
     ApiError, BenchRequest, BenchResult, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery,
     ExampleJob, HarvestSettings, HarvestStats, Health, IdleDevice, IdleJobSubmit, IdleOffer, JobView, KnownPeer,
-    LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, NodeInfo, Settings, SettingsUpdate,
+    LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, NodeInfo, SchedJob, SchedJobDetail, SchedJobSubmit,
+    SchedStats, Settings, SettingsUpdate,
 };
 use fog_node::{logging, Config, Node, NodeApi, Overrides};
 use tauri::{Emitter, Manager, RunEvent};
@@ -52,6 +53,11 @@ node_commands! {
     idle_cancel(id: u64) -> JobView;
     idle_offer(offer: IdleOffer) -> JobView;
     idle_remote_job(peer: String, id: u64) -> JobView;
+    sched_submit(request: SchedJobSubmit) -> SchedJob;
+    sched_jobs() -> Vec<SchedJob>;
+    sched_job(id: u64) -> SchedJobDetail;
+    sched_cancel(id: u64) -> SchedJob;
+    sched_stats() -> SchedStats;
     bench_run(request: BenchRequest) -> BenchResult;
     bench_results() -> Vec<BenchResult>;
 }
@@ -60,6 +66,12 @@ node_commands! {
 #[tauri::command]
 async fn idle_job_output(api: tauri::State<'_, NodeApi>, id: u64) -> Result<tauri::ipc::Response, ApiError> {
     api.idle_job_output(id).await.map(tauri::ipc::Response::new)
+}
+
+/// A job's whole stdout as raw bytes (an `ArrayBuffer` in the window), not a JSON array.
+#[tauri::command]
+async fn sched_job_output(api: tauri::State<'_, NodeApi>, id: u64) -> Result<tauri::ipc::Response, ApiError> {
+    api.sched_job_output(id).await.map(tauri::ipc::Response::new)
 }
 
 fn main() -> ExitCode {
@@ -132,6 +144,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             idle_cancel,
             idle_offer,
             idle_remote_job,
+            sched_submit,
+            sched_jobs,
+            sched_job,
+            sched_job_output,
+            sched_cancel,
+            sched_stats,
             bench_run,
             bench_results
         ])

@@ -269,6 +269,11 @@ impl Harvester {
         self.inner.enqueue(request, true)
     }
 
+    /// Whether the sandbox would run this module (compiling it, so a later run starts at once).
+    pub fn check_module(&self, module: &[u8]) -> Result<(), ModuleError> {
+        self.inner.sandbox.load(module).map(|_| ())
+    }
+
     pub fn job(&self, id: u64) -> Result<JobView, JobError> {
         if let Some(active) = self.inner.lock().active.get(&JobId(id)) {
             return Ok(JobView::from(&active.record));

@@ -67,6 +67,9 @@ pub enum MeshError {
     AlreadyServed { protocol: String },
     #[error("request on {protocol} to {peer} failed: {reason}")]
     Request { protocol: String, peer: String, reason: String },
+    /// The peer answered with a refusal (its reason), e.g. a protocol it does not serve.
+    #[error("{peer} refused the request on {protocol}: {reason}")]
+    Refused { protocol: String, peer: String, reason: String },
     #[error("{peer} did not answer on {protocol} within {timeout:?}")]
     Timeout { protocol: String, peer: String, timeout: Duration },
     #[error("cannot open a {protocol} stream to {peer}: {reason}")]
@@ -203,7 +206,7 @@ enum Command {
     Disconnect(PeerId, Reply<()>),
     Subscribe(gossipsub::IdentTopic, mpsc::Sender<GossipMessage>, Validator, Reply<()>),
     Publish(gossipsub::IdentTopic, Vec<u8>, Reply<()>),
-    Request(PeerId, rpc::WireRequest, oneshot::Sender<Result<serde_json::Value, String>>),
+    Request(PeerId, rpc::WireRequest, oneshot::Sender<Result<serde_json::Value, rpc::RequestFailure>>),
     Serve(String, mpsc::Sender<rpc::RawInbound>, Reply<()>),
     SetLanDiscovery(bool, Reply<()>),
     ListenAddrs(oneshot::Sender<Vec<String>>),
@@ -292,7 +295,12 @@ impl Mesh {
             .await
             .map_err(|_| MeshError::Timeout { protocol: protocol.into(), peer: peer.into(), timeout })?
             .map_err(|_| MeshError::Stopped)?
-            .map_err(failed)?;
+            .map_err(|failure| match failure {
+                rpc::RequestFailure::Refused(reason) => {
+                    MeshError::Refused { protocol: protocol.into(), peer: peer.into(), reason }
+                }
+                rpc::RequestFailure::Failed(reason) => failed(reason),
+            })?;
         serde_json::from_value(answer).map_err(|e| failed(format!("the answer does not decode: {e}")))
     }
 

@@ -19,6 +19,13 @@ pub(crate) struct WireRequest {
     pub body: serde_json::Value,
 }
 
+/// Why a request got no answer: the peer refused it, or it never got there and back.
+#[derive(Clone, Debug)]
+pub(crate) enum RequestFailure {
+    Refused(String),
+    Failed(String),
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) enum WireResponse {
     Ok(serde_json::Value),

@@ -16,7 +16,7 @@ use libp2p::{
 use prometheus_client::registry::Registry;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::rpc::{RawInbound, WireRequest, WireResponse, RPC_PROTOCOL};
+use crate::rpc::{RawInbound, RequestFailure, WireRequest, WireResponse, RPC_PROTOCOL};
 use crate::traffic::{Count, Counters};
 use crate::{
     Command, GossipMessage, Mesh, MeshConfig, MeshError, PeerEvent, PeerInfo, Validator, Verdict, PEERS_PROTOCOL,
@@ -198,7 +198,7 @@ struct SwarmTask {
     peers: HashMap<PeerId, PeerInfo>,
     subscriptions: HashMap<gossipsub::TopicHash, Vec<Subscriber>>,
     served: HashMap<String, mpsc::Sender<RawInbound>>,
-    pending_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<serde_json::Value, String>>>,
+    pending_requests: HashMap<OutboundRequestId, oneshot::Sender<Result<serde_json::Value, RequestFailure>>>,
     traffic: Arc<Counters>,
     max_message_size: usize,
     metrics: Libp2pMetrics,
@@ -531,7 +531,7 @@ impl SwarmTask {
                             WireResponse::Ok(value) => Ok(value),
                             WireResponse::Err(reason) => {
                                 self.traffic.count(Count::RequestFailed);
-                                Err(reason)
+                                Err(RequestFailure::Refused(reason))
                             }
                         };
                         let _ = reply.send(result);
@@ -541,7 +541,7 @@ impl SwarmTask {
             request_response::Event::OutboundFailure { request_id, error, .. } => {
                 self.traffic.count(Count::RequestFailed);
                 if let Some(reply) = self.pending_requests.remove(&request_id) {
-                    let _ = reply.send(Err(error.to_string()));
+                    let _ = reply.send(Err(RequestFailure::Failed(error.to_string())));
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {

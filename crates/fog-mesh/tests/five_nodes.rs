@@ -122,12 +122,12 @@ async fn five_nodes_connect_gossip_once_and_answer_requests() {
     let to = nodes[1].local_peer_id();
     let unserved = nodes[0].request::<_, Answer>(&to, "/fog/test/nobody", &Echo { text: "x".into() }, WAIT).await;
     assert!(
-        matches!(&unserved, Err(MeshError::Request { reason, .. }) if reason.contains("not served")),
+        matches!(&unserved, Err(MeshError::Refused { reason, .. }) if reason.contains("not served")),
         "{unserved:?}"
     );
     let malformed = nodes[0].request::<_, Answer>(&to, "/fog/test/echo", &42, WAIT).await;
     assert!(
-        matches!(&malformed, Err(MeshError::Request { reason, .. }) if reason.contains("malformed")),
+        matches!(&malformed, Err(MeshError::Refused { reason, .. }) if reason.contains("malformed")),
         "{malformed:?}"
     );
     assert!(matches!(nodes[0].serve::<Echo, Answer>("/fog/test/echo").await, Err(MeshError::AlreadyServed { .. })));

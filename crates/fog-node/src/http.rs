@@ -15,8 +15,8 @@ use utoipa::OpenApi;
 use crate::api::types::{
     BenchRequest, BenchResult, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health,
     HealthStatus, IdleDevice, IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats,
-    MeshTopology, MeshTraffic, NodeInfo, PeerDirection, ProcessStats, ServiceHealth, ServiceState, Settings,
-    SettingsUpdate, TopicTraffic, TopologyEdge, TopologyNode,
+    MeshTopology, MeshTraffic, NodeInfo, PeerDirection, ProcessStats, SchedJobDetail, SchedJobSubmit, ServiceHealth,
+    ServiceState, Settings, SettingsUpdate, TopicTraffic, TopologyEdge, TopologyNode,
 };
 use crate::api::{event_matches, parse_topics, NodeApi};
 use crate::error::{code, ApiError};
@@ -51,6 +51,11 @@ pub fn router(api: NodeApi) -> Router {
         .route("/api/idle-compute/jobs/{id}/cancel", post(idle_cancel))
         .route("/api/idle-compute/offer", post(idle_offer).layer(DefaultBodyLimit::max(72 << 20)))
         .route("/api/idle-compute/peers/{peer}/jobs/{id}", get(idle_remote_job))
+        .route("/api/scheduler/jobs", get(sched_jobs).post(sched_submit).layer(DefaultBodyLimit::max(2 << 20)))
+        .route("/api/scheduler/jobs/{id}", get(sched_job))
+        .route("/api/scheduler/jobs/{id}/output", get(sched_job_output))
+        .route("/api/scheduler/jobs/{id}/cancel", post(sched_cancel))
+        .route("/api/scheduler/stats", get(sched_stats))
         .route("/api/bench/run", post(bench_run))
         .route("/api/bench/results", get(bench_results))
         .route("/api/openapi.json", get(openapi))
@@ -281,6 +286,44 @@ async fn idle_remote_job(
     api.idle_remote_job(peer, job_id(&id)?).await.map(Json)
 }
 
+#[utoipa::path(get, path = "/api/scheduler/jobs", responses((status = 200, body = Vec<fog_sched::queue::SchedJob>, description = "jobs that have not ended, then the most recent that have"), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn sched_jobs(State(api): State<NodeApi>) -> Result<Json<Vec<fog_sched::queue::SchedJob>>, ApiError> {
+    api.sched_jobs().await.map(Json)
+}
+
+#[utoipa::path(post, path = "/api/scheduler/jobs", request_body = SchedJobSubmit, responses((status = 200, body = fog_sched::queue::SchedJob, description = "queued"), (status = 400, body = ApiError, description = "invalid: nothing was queued"), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn sched_submit(
+    State(api): State<NodeApi>,
+    ApiJson(request): ApiJson<SchedJobSubmit>,
+) -> Result<Json<fog_sched::queue::SchedJob>, ApiError> {
+    api.sched_submit(request).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/scheduler/jobs/{id}", params(("id" = u64, Path, description = "Job id")), responses((status = 200, body = SchedJobDetail), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn sched_job(State(api): State<NodeApi>, Path(id): Path<String>) -> Result<Json<SchedJobDetail>, ApiError> {
+    api.sched_job(job_id(&id)?).await.map(Json)
+}
+
+/// The job's whole stdout, as bytes.
+#[utoipa::path(get, path = "/api/scheduler/jobs/{id}/output", params(("id" = u64, Path, description = "Job id")), responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn sched_job_output(State(api): State<NodeApi>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let output = api.sched_job_output(job_id(&id)?).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], output).into_response())
+}
+
+#[utoipa::path(post, path = "/api/scheduler/jobs/{id}/cancel", params(("id" = u64, Path, description = "Job id")), responses((status = 200, body = fog_sched::queue::SchedJob), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn sched_cancel(
+    State(api): State<NodeApi>,
+    Path(id): Path<String>,
+) -> Result<Json<fog_sched::queue::SchedJob>, ApiError> {
+    api.sched_cancel(job_id(&id)?).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/scheduler/stats", responses((status = 200, body = fog_sched::service::SchedStats), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn sched_stats(State(api): State<NodeApi>) -> Result<Json<fog_sched::service::SchedStats>, ApiError> {
+    api.sched_stats().await.map(Json)
+}
+
 #[utoipa::path(post, path = "/api/bench/run", request_body = BenchRequest, responses((status = 200, body = BenchResult), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError, description = "another benchmark is running")), security(("bearer" = [])))]
 async fn bench_run(
     State(api): State<NodeApi>,
@@ -376,6 +419,13 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
         }
         None => None,
     };
+    let scheduler = match &state.scheduler {
+        Some(scheduler) => {
+            let scheduler = scheduler.clone();
+            tokio::task::spawn_blocking(move || scheduler.stats().ok()).await.ok().flatten()
+        }
+        None => None,
+    };
     let body = state.metrics.render(&crate::metrics::ScrapeSample {
         uptime_seconds: state.started.elapsed().as_secs_f64(),
         resident_memory_bytes: process.rss_bytes,
@@ -386,6 +436,7 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
         mesh_peers,
         mesh: state.mesh.as_ref(),
         idle: idle.as_ref(),
+        scheduler: scheduler.as_ref(),
     });
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }
@@ -393,8 +444,8 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Fog Compute node API", description = "Every /api route and /metrics need `Authorization: Bearer <token>`; errors are `{code, message}`."),
-    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings, p2p_stats, p2p_peers, p2p_known, p2p_topology, p2p_connect, p2p_disconnect, idle_stats, idle_devices, idle_settings, idle_update_settings, idle_examples, idle_submit, idle_job, idle_job_output, idle_cancel, idle_offer, idle_remote_job, bench_run, bench_results),
-    components(schemas(ConnectRequest, DisconnectRequest, MeshPeer, MeshStats, MeshTraffic, TopicTraffic, KnownPeer, MeshTopology, TopologyNode, TopologyEdge, PeerDirection, ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate, IdleDevice, IdleJobSubmit, IdleOffer, BenchRequest, BenchResult)),
+    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings, p2p_stats, p2p_peers, p2p_known, p2p_topology, p2p_connect, p2p_disconnect, idle_stats, idle_devices, idle_settings, idle_update_settings, idle_examples, idle_submit, idle_job, idle_job_output, idle_cancel, idle_offer, idle_remote_job, sched_jobs, sched_submit, sched_job, sched_job_output, sched_cancel, sched_stats, bench_run, bench_results),
+    components(schemas(ConnectRequest, DisconnectRequest, MeshPeer, MeshStats, MeshTraffic, TopicTraffic, KnownPeer, MeshTopology, TopologyNode, TopologyEdge, PeerDirection, ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate, IdleDevice, IdleJobSubmit, IdleOffer, SchedJobSubmit, SchedJobDetail, BenchRequest, BenchResult)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

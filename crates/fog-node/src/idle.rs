@@ -17,10 +17,23 @@ pub const OFFER_PROTOCOL: &str = "/fog/idle/offer/1";
 /// Request-response protocol on which the node that offered a job asks for its state and result.
 pub const JOB_PROTOCOL: &str = "/fog/idle/job/1";
 
-/// Asks for a job this node offered earlier.
+/// Request-response protocol on which the node that offered a job asks for its state and, once
+/// it has finished, its whole output.
+pub const RESULT_PROTOCOL: &str = "/fog/idle/result/1";
+/// Request-response protocol on which the node that offered a job cancels it.
+pub const CANCEL_PROTOCOL: &str = "/fog/idle/cancel/1";
+
+/// Asks about a job this node offered earlier.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct JobQuery {
     pub id: u64,
+}
+
+/// A job's state, with its whole output (base64) once it has finished.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct JobResult {
+    pub job: fog_idle::JobView,
+    pub output_base64: Option<String>,
 }
 
 /// Gossip topic of capacity advertisements.
@@ -85,9 +98,9 @@ pub async fn forward_events(harvester: Arc<Harvester>, bus: EventBus) {
     }
 }
 
-/// Advertises this node's capacity every [`ADVERTISE_EVERY`] and whenever the policy's decision
-/// changes, and records the advertisements of other nodes.
-pub async fn advertise_capacity(mesh: Mesh, harvester: Arc<Harvester>, offers: MeshOffers) {
+/// Records the advertisements of other nodes and, when this node harvests, advertises its own
+/// capacity every [`ADVERTISE_EVERY`] and whenever the policy's decision changes.
+pub async fn advertise_capacity(mesh: Mesh, harvester: Option<Arc<Harvester>>, offers: MeshOffers) {
     let validator: fog_mesh::Validator =
         Arc::new(|message| if decode_advert(message).is_some() { Verdict::Accept } else { Verdict::Reject });
     let mut adverts = match mesh.subscribe(CAPACITY_TOPIC, validator).await {
@@ -97,12 +110,18 @@ pub async fn advertise_capacity(mesh: Mesh, harvester: Arc<Harvester>, offers: M
             return;
         }
     };
-    let mut events = harvester.events();
+    let mut events = harvester.as_ref().map(|h| h.events());
     let mut tick = tokio::time::interval(ADVERTISE_EVERY);
     loop {
+        let decision_changes = async {
+            match &mut events {
+                Some(events) => events.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            _ = tick.tick() => {}
-            event = events.recv() => match event {
+            _ = tick.tick(), if harvester.is_some() => {}
+            event = decision_changes => match event {
                 Ok(IdleEvent::DecisionChanged { .. }) | Err(RecvError::Lagged(_)) => {}
                 Ok(_) => continue,
                 Err(RecvError::Closed) => return,
@@ -115,6 +134,7 @@ pub async fn advertise_capacity(mesh: Mesh, harvester: Arc<Harvester>, offers: M
                 continue;
             }
         }
+        let Some(harvester) = &harvester else { continue };
         let data = serde_json::to_vec(&harvester.capacity()).expect("capacity serializes");
         // Publishing fails while no peer has subscribed yet: try again soon rather than at the
         // next regular advertisement.
@@ -128,12 +148,17 @@ pub async fn advertise_capacity(mesh: Mesh, harvester: Arc<Harvester>, offers: M
 /// Answers other nodes' job offers with the harvest policy's verdict, and their questions about
 /// the jobs they offered (only those: a node cannot read another's results).
 pub async fn serve_offers(mesh: Mesh, harvester: Arc<Harvester>) {
-    let (mut offers, mut queries) = match (
-        mesh.serve::<crate::api::types::IdleJobSubmit, fog_idle::JobView>(OFFER_PROTOCOL).await,
-        mesh.serve::<JobQuery, fog_idle::JobView>(JOB_PROTOCOL).await,
-    ) {
-        (Ok(offers), Ok(queries)) => (offers, queries),
-        (Err(e), _) | (_, Err(e)) => {
+    let served = async {
+        Ok::<_, fog_mesh::MeshError>((
+            mesh.serve::<crate::api::types::IdleJobSubmit, fog_idle::JobView>(OFFER_PROTOCOL).await?,
+            mesh.serve::<JobQuery, fog_idle::JobView>(JOB_PROTOCOL).await?,
+            mesh.serve::<JobQuery, JobResult>(RESULT_PROTOCOL).await?,
+            mesh.serve::<JobQuery, fog_idle::JobView>(CANCEL_PROTOCOL).await?,
+        ))
+    };
+    let (mut offers, mut queries, mut results, mut cancels) = match served.await {
+        Ok(served) => served,
+        Err(e) => {
             tracing::warn!("cannot serve job offers: {e}");
             return;
         }
@@ -159,16 +184,62 @@ pub async fn serve_offers(mesh: Mesh, harvester: Arc<Harvester>) {
                 let Some(query) = query else { return };
                 let harvester = harvester.clone();
                 tokio::spawn(async move {
-                    let id = query.request.id;
-                    let job = tokio::task::spawn_blocking(move || harvester.job(id)).await;
-                    match job {
-                        Ok(Ok(job)) if job.origin == query.peer => query.respond(&job),
-                        Ok(Ok(_)) | Ok(Err(fog_idle::JobError::NotFound(_))) => query.refuse(format!("no job {id} from you")),
-                        Ok(Err(e)) => query.refuse(e.to_string()),
+                    let (id, peer) = (query.request.id, query.peer.clone());
+                    match tokio::task::spawn_blocking(move || own_job(&harvester, id, &peer)).await {
+                        Ok(Ok(job)) => query.respond(&job),
+                        Ok(Err(reason)) => query.refuse(reason),
+                        Err(e) => query.refuse(e.to_string()),
+                    }
+                });
+            }
+            query = results.recv() => {
+                let Some(query) = query else { return };
+                let harvester = harvester.clone();
+                tokio::spawn(async move {
+                    let (id, peer) = (query.request.id, query.peer.clone());
+                    let answer = tokio::task::spawn_blocking(move || {
+                        let job = own_job(&harvester, id, &peer)?;
+                        let output = job
+                            .state
+                            .is_finished()
+                            .then(|| harvester.job_output(id).map_err(|e| e.to_string()))
+                            .transpose()?;
+                        use base64::Engine as _;
+                        let output_base64 = output.map(|o| base64::engine::general_purpose::STANDARD.encode(o));
+                        Ok::<_, String>(JobResult { job, output_base64 })
+                    });
+                    match answer.await {
+                        Ok(Ok(result)) => query.respond(&result),
+                        Ok(Err(reason)) => query.refuse(reason),
+                        Err(e) => query.refuse(e.to_string()),
+                    }
+                });
+            }
+            query = cancels.recv() => {
+                let Some(query) = query else { return };
+                let harvester = harvester.clone();
+                tokio::spawn(async move {
+                    let (id, peer) = (query.request.id, query.peer.clone());
+                    let cancelled = tokio::task::spawn_blocking(move || {
+                        own_job(&harvester, id, &peer)?;
+                        harvester.cancel(id).map_err(|e| e.to_string())
+                    });
+                    match cancelled.await {
+                        Ok(Ok(job)) => query.respond(&job),
+                        Ok(Err(reason)) => query.refuse(reason),
                         Err(e) => query.refuse(e.to_string()),
                     }
                 });
             }
         }
+    }
+}
+
+/// Job `id`, if `peer` offered it: a node sees only its own jobs.
+fn own_job(harvester: &Harvester, id: u64, peer: &str) -> Result<fog_idle::JobView, String> {
+    match harvester.job(id) {
+        Ok(job) if job.origin == peer => Ok(job),
+        Ok(_) | Err(fog_idle::JobError::NotFound(_)) => Err(format!("no job {id} from you")),
+        Err(e) => Err(e.to_string()),
     }
 }

@@ -21,6 +21,7 @@ pub mod logging;
 pub mod metrics;
 mod node;
 mod process;
+mod sched;
 pub mod services;
 pub mod token;
 

@@ -71,6 +71,8 @@ pub struct ScrapeSample<'a> {
     pub mesh: Option<&'a fog_mesh::Mesh>,
     /// The harvester's state, when it runs (`fog_idle_*`).
     pub idle: Option<&'a fog_idle::HarvestStats>,
+    /// The scheduler's state, when it runs (`fog_sched_*`).
+    pub scheduler: Option<&'a fog_sched::service::SchedStats>,
 }
 
 impl Metrics {
@@ -164,6 +166,9 @@ impl Metrics {
         if let Some(idle) = sample.idle {
             let _ = prometheus_client::encoding::text::encode_registry(&mut out, &idle_registry(idle));
         }
+        if let Some(scheduler) = sample.scheduler {
+            let _ = prometheus_client::encoding::text::encode_registry(&mut out, &sched_registry(scheduler));
+        }
         let _ = prometheus_client::encoding::text::encode_eof(&mut out);
         out
     }
@@ -216,6 +221,59 @@ fn idle_registry(stats: &fog_idle::HarvestStats) -> Registry {
                 r.register(name, help, ConstGauge::new(value));
             }
         }
+    }
+    r
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TierLabel {
+    tier: String,
+}
+
+/// The scheduler's figures, built fresh at each scrape. Placements per second is
+/// `rate(fog_sched_placements_total[1m])`. A tier with no ended job in the SLA window has no
+/// on-time figure rather than a made-up one.
+fn sched_registry(stats: &fog_sched::service::SchedStats) -> Registry {
+    use prometheus_client::metrics::counter::ConstCounter;
+    use prometheus_client::metrics::gauge::ConstGauge;
+    let mut r = Registry::with_prefix("fog_sched");
+    r.register("queue_depth", "Jobs waiting to be placed", ConstGauge::new(i64::from(stats.queue_depth)));
+    r.register(
+        "jobs_in_flight",
+        "Jobs placed on a node or running there",
+        ConstGauge::new(i64::from(stats.active.placed + stats.active.running)),
+    );
+    r.register("placements", "Jobs handed to a node", ConstCounter::new(stats.placements_total));
+    r.register("rounds", "Placement rounds run", ConstCounter::new(stats.rounds_total));
+    r.register(
+        "throughput_per_minute",
+        "Jobs done per minute over the last hour",
+        ConstGauge::new(stats.sla.throughput_per_min),
+    );
+    let on_time = Family::<TierLabel, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let wait = Family::<TierLabel, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    for tier in &stats.sla.tiers {
+        let label = TierLabel { tier: tier.tier.as_str().into() };
+        if let Some(pct) = tier.on_time_pct {
+            on_time.get_or_create(&label).set(pct / 100.0);
+        }
+        if let Some(p95) = tier.p95_wait_ms {
+            wait.get_or_create(&label).set(p95 as f64 / 1000.0);
+        }
+    }
+    r.register(
+        "on_time_ratio",
+        "Share of the tier's jobs ended in the last hour that were done by their deadline",
+        on_time,
+    );
+    r.register("wait_p95_seconds", "95th percentile of queue wait over the last hour", wait);
+    if let Some(round) = &stats.last_round {
+        r.register(
+            "last_round_duration_seconds",
+            "Time the last placement round took",
+            ConstGauge::new(round.duration_ms / 1000.0),
+        );
+        r.register("last_round_jobs", "Jobs the last placement round placed", ConstGauge::new(i64::from(round.jobs)));
     }
     r
 }

@@ -13,6 +13,7 @@ use fog_identity::NodeIdentity;
 use fog_idle::{Harvester, HarvesterConfig, Probes};
 use fog_mesh::peer_book::{self, PeerBook};
 use fog_mesh::{Mesh, MeshConfig, PeerEvent};
+use fog_sched::service::{SchedConfig, Scheduler};
 use fog_store::{EventLog, Migration, Store};
 use fs4::fs_std::FileExt;
 use tokio::sync::watch;
@@ -35,7 +36,8 @@ const HTTP_DRAIN: Duration = Duration::from_secs(5);
 
 /// Every migration this build knows, in order, by domain.
 pub fn migrations() -> Vec<Migration> {
-    [EventLog::MIGRATIONS, fog_mesh::peer_book::MIGRATIONS, fog_idle::history::MIGRATIONS].concat()
+    [EventLog::MIGRATIONS, fog_mesh::peer_book::MIGRATIONS, fog_idle::history::MIGRATIONS, fog_sched::queue::MIGRATIONS]
+        .concat()
 }
 
 /// Shared state behind [`NodeApi`].
@@ -58,6 +60,8 @@ pub(crate) struct NodeState {
     pub idle: Option<Arc<Harvester>>,
     /// Capacity the other nodes advertise.
     pub idle_offers: MeshOffers,
+    /// The batch scheduler, unless its queue could not be opened.
+    pub scheduler: Option<Arc<Scheduler>>,
     /// Benchmark runs since start, oldest first; one runs at a time.
     pub bench_results: std::sync::Mutex<Vec<crate::api::types::BenchResult>>,
     pub bench_lock: tokio::sync::Mutex<()>,
@@ -69,6 +73,7 @@ pub struct Node {
     api: NodeApi,
     shutdown: watch::Sender<bool>,
     http: Option<JoinHandle<()>>,
+    scheduler: Option<JoinHandle<()>>,
     _lock: File,
 }
 
@@ -91,6 +96,7 @@ impl Node {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mesh = start_mesh(&config, &identity).await;
         let idle = start_idle(&config, &store).await;
+        let scheduler = Scheduler::open(store.clone(), SchedConfig::default()).map(Arc::new);
 
         let lan_discovery = matches!(mesh, Ok(Some(_))) && config.mesh.lan_discovery;
         let state = Arc::new(NodeState {
@@ -108,6 +114,7 @@ impl Node {
             lan_discovery: AtomicBool::new(lan_discovery),
             idle: idle.as_ref().ok().cloned().flatten(),
             idle_offers: MeshOffers::default(),
+            scheduler: scheduler.as_ref().ok().cloned(),
             bench_results: std::sync::Mutex::new(Vec::new()),
             bench_lock: tokio::sync::Mutex::new(()),
             shutdown: shutdown_rx,
@@ -143,8 +150,7 @@ impl Node {
                 state.services.set("idle_compute", "Idle compute", ServiceState::Running, detail);
                 tokio::spawn(crate::idle::forward_events(harvester.clone(), state.bus.clone()));
                 if let Some(mesh) = &state.mesh {
-                    tokio::spawn(crate::idle::serve_offers(mesh.clone(), harvester.clone()));
-                    tokio::spawn(crate::idle::advertise_capacity(mesh.clone(), harvester, state.idle_offers.clone()));
+                    tokio::spawn(crate::idle::serve_offers(mesh.clone(), harvester));
                 }
             }
             Ok(None) => state.services.set(
@@ -155,6 +161,33 @@ impl Node {
             ),
             Err(e) => state.services.set("idle_compute", "Idle compute", ServiceState::Failed, e),
         }
+        if let Some(mesh) = &state.mesh {
+            // Heard even without idle compute here: the scheduler places jobs on those nodes.
+            tokio::spawn(crate::idle::advertise_capacity(mesh.clone(), state.idle.clone(), state.idle_offers.clone()));
+        }
+        let scheduler = match scheduler {
+            Ok(scheduler) => {
+                let detail = match (&state.idle, &state.mesh) {
+                    (Some(_), Some(_)) => "placing jobs on this node and on peers that advertise capacity",
+                    (Some(_), None) => "placing jobs on this node only: the mesh is not running",
+                    (None, Some(_)) => "placing jobs on peers that advertise capacity (idle compute is off here)",
+                    (None, None) => "no node to place jobs on: idle compute and the mesh are both off",
+                };
+                state.services.set("scheduler", "Scheduler", ServiceState::Running, detail);
+                tokio::spawn(crate::sched::forward_events(scheduler.clone(), state.bus.clone()));
+                let cluster = crate::sched::MeshCluster {
+                    self_id: state.identity.peer_id(),
+                    harvester: state.idle.clone(),
+                    mesh: state.mesh.clone(),
+                    offers: state.idle_offers.clone(),
+                };
+                Some(tokio::spawn(scheduler.drive(Arc::new(cluster))))
+            }
+            Err(e) => {
+                state.services.set("scheduler", "Scheduler", ServiceState::Failed, e.to_string());
+                None
+            }
+        };
 
         let api = NodeApi::new(state.clone());
         let http = if state.config.api.enabled { start_http(&state, &api).await } else { None };
@@ -169,7 +202,7 @@ impl Node {
         // Callers see a node whose start is already in the event log.
         state.bus.flush().await;
         tracing::info!(peer_id = %state.identity.peer_id(), data_dir = %data_dir.display(), "node started");
-        Ok(Self { api, shutdown: shutdown_tx, http, _lock: lock })
+        Ok(Self { api, shutdown: shutdown_tx, http, scheduler, _lock: lock })
     }
 
     /// The API both shells call.
@@ -187,6 +220,11 @@ impl Node {
         let state = self.api.state();
         state.bus.publish("node", "stopping", serde_json::json!({}));
         let _ = self.shutdown.send(true);
+        if let Some(scheduler) = self.scheduler.take() {
+            // Every change is committed as it happens; the queue resumes at the next start.
+            scheduler.abort();
+            state.services.set("scheduler", "Scheduler", ServiceState::Stopped, "node shut down");
+        }
         if let Some(harvester) = state.idle.clone() {
             // Running jobs stop at their next tick and stay queued for the next start.
             let _ = tokio::task::spawn_blocking(move || harvester.stop()).await;

@@ -6,13 +6,8 @@ use crate::api::types::{ServiceHealth, ServiceState};
 use crate::events::EventBus;
 
 /// Services of the product that this build does not contain yet, as (id, name).
-pub const NOT_BUILT: &[(&str, &str)] = &[
-    ("betanet", "Betanet"),
-    ("privacy", "Privacy"),
-    ("scheduler", "Scheduler"),
-    ("tokens", "Tokens"),
-    ("bitchat", "BitChat"),
-];
+pub const NOT_BUILT: &[(&str, &str)] =
+    &[("betanet", "Betanet"), ("privacy", "Privacy"), ("tokens", "Tokens"), ("bitchat", "BitChat")];
 
 /// Current state of every service.
 pub struct ServiceRegistry {

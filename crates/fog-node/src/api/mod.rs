@@ -15,8 +15,8 @@ use crate::node::NodeState;
 use types::{
     BenchRequest, BenchResult, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health,
     HealthStatus, IdleDevice, IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats,
-    MeshTopology, MeshTraffic, NodeInfo, PeerDirection, ServiceState, Settings, SettingsUpdate, TopicTraffic,
-    TopologyEdge, TopologyNode,
+    MeshTopology, MeshTraffic, NodeInfo, PeerDirection, SchedJobDetail, SchedJobSubmit, ServiceState, Settings,
+    SettingsUpdate, TopicTraffic, TopologyEdge, TopologyNode,
 };
 
 /// Default and largest number of events returned at once.
@@ -334,6 +334,87 @@ impl NodeApi {
         mesh.request(&peer, crate::idle::JOB_PROTOCOL, &query, REMOTE_JOB_TIMEOUT).await.map_err(remote_error)
     }
 
+    /// Queues a batch job for the scheduler, which places it on this node or a peer. The module
+    /// is checked by the sandbox first: nothing is queued that no node could run.
+    pub async fn sched_submit(&self, request: SchedJobSubmit) -> Result<fog_sched::queue::SchedJob, ApiError> {
+        let scheduler = self.scheduler()?;
+        let payload = decode_payload(&request.example, &request.module_base64, request.input, request.input_base64)?;
+        let deadline_s = request.deadline_s.unwrap_or(DEFAULT_DEADLINE_S);
+        if !deadline_s.is_finite() || deadline_s > MAX_DEADLINE_S {
+            return Err(ApiError::invalid_input(format!(
+                "deadline_s: seconds from now, at most {MAX_DEADLINE_S} (30 days), not {deadline_s}"
+            )));
+        }
+        let defaults = fog_idle::JobLimits::default();
+        let submission = fog_sched::queue::Submission {
+            label: request.label.unwrap_or(payload.default_label),
+            module: payload.module,
+            input: payload.input,
+            tier: request.tier.unwrap_or(fog_sched::model::Tier::Silver),
+            deadline_ms: fog_store::now_ms() + (deadline_s * 1000.0) as i64,
+            cpu: request.cpu.unwrap_or(1),
+            memory_bytes: request.memory_bytes.unwrap_or(defaults.memory_bytes),
+            fuel: request.fuel.unwrap_or(defaults.fuel),
+            timeout_ms: request.timeout_ms.unwrap_or(defaults.timeout_ms),
+            work: request.work,
+        };
+        submission.validate(fog_store::now_ms()).map_err(|e| ApiError::invalid_input(e.to_string()))?;
+        let harvester = self.state.idle.clone();
+        tokio::task::spawn_blocking(move || {
+            let checked = match harvester {
+                Some(harvester) => harvester.check_module(&submission.module).map_err(|e| e.to_string()),
+                None => fog_idle::Sandbox::new()
+                    .and_then(|sandbox| sandbox.load(&submission.module).map(|_| ()).map_err(|e| e.to_string())),
+            };
+            checked.map_err(|e| ApiError::invalid_input(format!("module: {e}")))?;
+            scheduler.submit(submission).map_err(sched_error)
+        })
+        .await
+        .map_err(internal)?
+    }
+
+    /// Every job that has not ended, then the most recent that have, newest first.
+    pub async fn sched_jobs(&self) -> Result<Vec<fog_sched::queue::SchedJob>, ApiError> {
+        let scheduler = self.scheduler()?;
+        tokio::task::spawn_blocking(move || scheduler.jobs()).await.map_err(internal)?.map_err(sched_error)
+    }
+
+    pub async fn sched_job(&self, id: u64) -> Result<SchedJobDetail, ApiError> {
+        let scheduler = self.scheduler()?;
+        tokio::task::spawn_blocking(move || {
+            Ok(SchedJobDetail { job: scheduler.job(id)?, attempts: scheduler.attempts(id)? })
+        })
+        .await
+        .map_err(internal)?
+        .map_err(sched_error)
+    }
+
+    /// The whole stdout of a job that has ended.
+    pub async fn sched_job_output(&self, id: u64) -> Result<Vec<u8>, ApiError> {
+        let scheduler = self.scheduler()?;
+        tokio::task::spawn_blocking(move || scheduler.output(id)).await.map_err(internal)?.map_err(sched_error)
+    }
+
+    pub async fn sched_cancel(&self, id: u64) -> Result<fog_sched::queue::SchedJob, ApiError> {
+        let scheduler = self.scheduler()?;
+        tokio::task::spawn_blocking(move || scheduler.cancel(id)).await.map_err(internal)?.map_err(sched_error)
+    }
+
+    /// Queue counts, SLA figures, the last placement round and the nodes jobs can go to.
+    pub async fn sched_stats(&self) -> Result<fog_sched::service::SchedStats, ApiError> {
+        let scheduler = self.scheduler()?;
+        tokio::task::spawn_blocking(move || scheduler.stats()).await.map_err(internal)?.map_err(sched_error)
+    }
+
+    fn scheduler(&self) -> Result<std::sync::Arc<fog_sched::service::Scheduler>, ApiError> {
+        self.state.scheduler.clone().ok_or_else(|| {
+            ApiError::new(
+                crate::error::code::UNAVAILABLE,
+                "the scheduler is not running: its queue could not be opened",
+            )
+        })
+    }
+
     fn harvester(&self) -> Result<std::sync::Arc<fog_idle::Harvester>, ApiError> {
         self.state.idle.clone().ok_or_else(|| {
             let detail = self
@@ -355,7 +436,9 @@ const REMOTE_JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3
 /// A refusal or failure on the other node is the user's to read, as a 400 with its reason.
 fn remote_error(e: fog_mesh::MeshError) -> ApiError {
     match e {
-        fog_mesh::MeshError::Request { reason, peer, .. } => ApiError::invalid_input(format!("{peer}: {reason}")),
+        fog_mesh::MeshError::Request { reason, peer, .. } | fog_mesh::MeshError::Refused { reason, peer, .. } => {
+            ApiError::invalid_input(format!("{peer}: {reason}"))
+        }
         other => other.into(),
     }
 }
@@ -372,12 +455,52 @@ fn job_error(e: fog_idle::JobError) -> ApiError {
     }
 }
 
+/// Deadline of a submission that gives none, seconds from now.
+const DEFAULT_DEADLINE_S: f64 = 600.0;
+const MAX_DEADLINE_S: f64 = 30.0 * 24.0 * 3600.0;
+
+fn sched_error(e: fog_sched::service::SchedError) -> ApiError {
+    use fog_sched::service::SchedError;
+    match e {
+        SchedError::NotFound(_) => ApiError::new(crate::error::code::NOT_FOUND, e.to_string()),
+        SchedError::Invalid(_) | SchedError::Ended(_) | SchedError::NotFinished(_) => {
+            ApiError::invalid_input(e.to_string())
+        }
+        SchedError::Store(e) => e.into(),
+    }
+}
+
 /// Turns the API's submission into the harvester's request, checking that it names exactly one
 /// module and at most one input. `origin` is "local" or the peer that offered it.
 pub(crate) fn job_request(request: IdleJobSubmit, origin: &str) -> Result<fog_idle::JobRequest, ApiError> {
+    let payload = decode_payload(&request.example, &request.module_base64, request.input, request.input_base64)?;
+    Ok(fog_idle::JobRequest {
+        label: request.label.unwrap_or(payload.default_label),
+        origin: origin.into(),
+        module: payload.module,
+        input: payload.input,
+        limits: request.limits.unwrap_or_default(),
+    })
+}
+
+/// A submission's module and stdin as bytes.
+struct Payload {
+    module: Vec<u8>,
+    input: Vec<u8>,
+    default_label: String,
+}
+
+/// Decodes exactly one of an example's name and a base64 module, and at most one of a text
+/// and a base64 input.
+fn decode_payload(
+    example: &Option<String>,
+    module_base64: &Option<String>,
+    input: Option<String>,
+    input_base64: Option<String>,
+) -> Result<Payload, ApiError> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let (module, default_label) = match (&request.example, &request.module_base64) {
+    let (module, default_label) = match (example, module_base64) {
         (Some(name), None) => {
             let example = fog_idle::examples::example(name).ok_or_else(|| {
                 let names: Vec<&str> = fog_idle::examples::EXAMPLES.iter().map(|e| e.name).collect();
@@ -393,7 +516,7 @@ pub(crate) fn job_request(request: IdleJobSubmit, origin: &str) -> Result<fog_id
         }
         _ => return Err(ApiError::invalid_input("give exactly one of example and module_base64")),
     };
-    let input = match (request.input, request.input_base64) {
+    let input = match (input, input_base64) {
         (Some(text), None) => text.into_bytes(),
         (None, Some(encoded)) => {
             b64.decode(encoded).map_err(|e| ApiError::invalid_input(format!("input_base64 is not base64: {e}")))?
@@ -401,13 +524,7 @@ pub(crate) fn job_request(request: IdleJobSubmit, origin: &str) -> Result<fog_id
         (None, None) => Vec::new(),
         (Some(_), Some(_)) => return Err(ApiError::invalid_input("give at most one of input and input_base64")),
     };
-    Ok(fog_idle::JobRequest {
-        label: request.label.unwrap_or(default_label),
-        origin: origin.into(),
-        module,
-        input,
-        limits: request.limits.unwrap_or_default(),
-    })
+    Ok(Payload { module, input, default_label })
 }
 
 impl NodeApi {

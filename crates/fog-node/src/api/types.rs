@@ -337,6 +337,8 @@ pub struct DisconnectRequest {
 
 pub use fog_idle::examples::ExampleJob;
 pub use fog_idle::{HarvestSettings, HarvestStats, JobView};
+pub use fog_sched::queue::SchedJob;
+pub use fog_sched::service::SchedStats;
 
 /// A device of the mesh that offers compute, or this node itself.
 #[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
@@ -380,6 +382,57 @@ pub struct IdleOffer {
     /// Peer id of the node to run it.
     pub peer: String,
     pub job: IdleJobSubmit,
+}
+
+/// A batch job for the scheduler: a WASI module (an example or your own) with its input, what
+/// it needs, its deadline and SLA tier.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SchedJobSubmit {
+    /// Shown in the queue; defaults to the example's name or "module".
+    #[ts(optional = nullable)]
+    pub label: Option<String>,
+    /// Name of a built-in example (see /api/idle-compute/examples).
+    #[ts(optional = nullable)]
+    pub example: Option<String>,
+    /// A WASI preview 1 command module, base64.
+    #[ts(optional = nullable)]
+    pub module_base64: Option<String>,
+    /// stdin as UTF-8 text.
+    #[ts(optional = nullable)]
+    pub input: Option<String>,
+    /// stdin as base64, for binary input.
+    #[ts(optional = nullable)]
+    pub input_base64: Option<String>,
+    /// gold, silver or bronze; default silver.
+    #[ts(optional = nullable)]
+    pub tier: Option<fog_sched::model::Tier>,
+    /// Seconds from now by which it should be done; default 600.
+    #[ts(optional = nullable)]
+    pub deadline_s: Option<f64>,
+    /// Cores; default 1.
+    #[ts(optional = nullable)]
+    pub cpu: Option<u32>,
+    /// Default 256 MiB.
+    #[ts(optional = nullable, type = "number | null")]
+    pub memory_bytes: Option<u64>,
+    /// Instruction budget; default 2·10¹¹.
+    #[ts(optional = nullable, type = "number | null")]
+    pub fuel: Option<u64>,
+    /// Wall-clock limit of one run; default 60 000.
+    #[ts(optional = nullable, type = "number | null")]
+    pub timeout_ms: Option<u64>,
+    /// Your estimate of the instructions it needs; without one, what the last run of the same
+    /// module used, else the fuel budget.
+    #[ts(optional = nullable)]
+    pub work: Option<f64>,
+}
+
+/// A scheduled job with every placement it has had.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct SchedJobDetail {
+    pub job: fog_sched::queue::SchedJob,
+    pub attempts: Vec<fog_sched::queue::Attempt>,
 }
 
 /// A benchmark to run in the node: `nsga` (one optimiser run on a reference problem) or

@@ -446,6 +446,157 @@ export type IdleOffer = {
  * Peer id of the node to run it.
  */
 peer: string, job: IdleJobSubmit, };
+export type Tier = "gold" | "silver" | "bronze";
+export type Phase = { "phase": "queued" } | { "phase": "placed", node: string, } | { "phase": "running", node: string, } | { "phase": "done" } | { "phase": "failed", reason: string, } | { "phase": "retrying", reason: string, } | { "phase": "cancelled" };
+export type TierFigures = { tier: Tier, jobs: number, 
+/**
+ * Done by the deadline, % of the tier's ended jobs; none when there are none.
+ */
+on_time_pct: number | null, 
+/**
+ * Queue wait (submitted → started), nearest-rank percentiles.
+ */
+p50_wait_ms: number | null, p95_wait_ms: number | null, };
+export type SlaFigures = { tiers: Array<TierFigures>, 
+/**
+ * Jobs done per minute over the window.
+ */
+throughput_per_min: number, window_ms: number, };
+export type WorkSource = "given" | "learned" | "fuel_limit";
+export type RunResult = { 
+/**
+ * "exit 0", "exit 2", "out of fuel", …
+ */
+end: string, output_bytes: number, 
+/**
+ * stdout as text when it is UTF-8 and short enough to show.
+ */
+output_text: string | null, stderr_text: string, fuel_used: number, cpu_ms: number, wall_ms: number, };
+export type SchedJob = { id: number, label: string, module_hash: string, input_bytes: number, tier: Tier, cpu: number, memory_bytes: number, fuel: number, timeout_ms: number, 
+/**
+ * Estimated instructions.
+ */
+work: number, work_source: WorkSource, submitted_ms: number, deadline_ms: number, attempts: number, max_attempts: number, 
+/**
+ * The node of the current or last attempt.
+ */
+node: string | null, 
+/**
+ * The job's id on that node.
+ */
+remote_id: number | null, placed_ms: number | null, started_ms: number | null, finished_ms: number | null, result: RunResult | null, } & ({ "phase": "queued" } | { "phase": "placed", node: string, } | { "phase": "running", node: string, } | { "phase": "done" } | { "phase": "failed", reason: string, } | { "phase": "retrying", reason: string, } | { "phase": "cancelled" });
+export type Attempt = { attempt: number, node: string, remote_id: number | null, placed_ms: number, ended_ms: number | null, 
+/**
+ * "done", "failed: …", "lost: …", "cancelled"; none while it runs.
+ */
+outcome: string | null, };
+export type Round = { at_ms: number, jobs: number, 
+/**
+ * Nodes that could take jobs, by id.
+ */
+nodes: Array<string>, duration_ms: number, 
+/**
+ * (makespan s, cost, energy J, SLA risk) of each plan on the front.
+ */
+front: Array<[number, number, number, number]>, 
+/**
+ * Index of the chosen plan in `front`.
+ */
+chosen: number, late_gold: number, late_jobs: number, 
+/**
+ * The FIFO first-fit plan's objectives, for comparison.
+ */
+fifo_first_fit: [number, number, number, number], 
+/**
+ * How many jobs each node got.
+ */
+placed: Array<[string, number]>, };
+export type SchedNode = { id: string, is_self: boolean, 
+/**
+ * Whether the next round may place jobs on it.
+ */
+available: boolean, 
+/**
+ * Why it cannot take jobs, when it cannot.
+ */
+reason: string | null, 
+/**
+ * Instructions per second on one core.
+ */
+speed: number | null, free_cores: number, price_per_gigafuel: number | null, 
+/**
+ * Share of this scheduler's attempts on it that finished, smoothed (1 with no history).
+ */
+reliability: number, 
+/**
+ * This scheduler's jobs on it now.
+ */
+in_flight: number, };
+export type PhaseCounts = { queued: number, placed: number, running: number, retrying: number, };
+export type SchedStats = { active: PhaseCounts, 
+/**
+ * Jobs waiting to be placed.
+ */
+queue_depth: number, 
+/**
+ * Why queued jobs are waiting, when they are.
+ */
+waiting: string | null, 
+/**
+ * Over the last hour.
+ */
+sla: SlaFigures, last_round: Round | null, nodes: Array<SchedNode>, rounds_total: number, placements_total: number, };
+export type SchedJobSubmit = { 
+/**
+ * Shown in the queue; defaults to the example's name or "module".
+ */
+label?: string | null, 
+/**
+ * Name of a built-in example (see /api/idle-compute/examples).
+ */
+example?: string | null, 
+/**
+ * A WASI preview 1 command module, base64.
+ */
+module_base64?: string | null, 
+/**
+ * stdin as UTF-8 text.
+ */
+input?: string | null, 
+/**
+ * stdin as base64, for binary input.
+ */
+input_base64?: string | null, 
+/**
+ * gold, silver or bronze; default silver.
+ */
+tier?: Tier | null, 
+/**
+ * Seconds from now by which it should be done; default 600.
+ */
+deadline_s?: number | null, 
+/**
+ * Cores; default 1.
+ */
+cpu?: number | null, 
+/**
+ * Default 256 MiB.
+ */
+memory_bytes?: number | null, 
+/**
+ * Instruction budget; default 2·10¹¹.
+ */
+fuel?: number | null, 
+/**
+ * Wall-clock limit of one run; default 60 000.
+ */
+timeout_ms?: number | null, 
+/**
+ * Your estimate of the instructions it needs; without one, what the last run of the same
+ * module used, else the fuel budget.
+ */
+work?: number | null, };
+export type SchedJobDetail = { job: SchedJob, attempts: Array<Attempt>, };
 export type Figure = { name: string, value: number, unit: string, 
 /**
  * What it is measured against, when there is a goal.
