@@ -1,7 +1,8 @@
 //! `fog testnet` and `fog node` as processes on 127.0.0.1: five nodes connect, SIGTERM stops
 //! them all, identities persist in the reused data dirs, a killed node is reported down and
 //! comes back with the same peer id through its peer book, and a crash under the testnet stops
-//! the rest and names the node.
+//! the rest and names the node. The scheduler places jobs submitted on one node across three,
+//! and places a killed node's jobs again.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -27,9 +28,9 @@ struct Testnet {
     report: Value,
 }
 
-fn start_testnet(dir: &Path, base: u16) -> Testnet {
+fn start_testnet(dir: &Path, base: u16, count: usize) -> Testnet {
     let mut child = Command::new(FOG)
-        .args(["testnet", "--nodes", &NODES.to_string(), "--base-port", &base.to_string(), "--json", "--dir"])
+        .args(["testnet", "--nodes", &count.to_string(), "--base-port", &base.to_string(), "--json", "--dir"])
         .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -55,6 +56,17 @@ fn get(node: &Value, path: &str) -> Option<Value> {
     let url = format!("{}{path}", node["api_url"].as_str()?);
     let mut response = ureq::get(&url).header("Authorization", format!("Bearer {}", token.trim())).call().ok()?;
     response.body_mut().read_json().ok()
+}
+
+fn send(node: &Value, method: &str, path: &str, body: &Value) -> Value {
+    let token = std::fs::read_to_string(node["token_file"].as_str().unwrap()).unwrap();
+    let url = format!("{}{path}", node["api_url"].as_str().unwrap());
+    let auth = format!("Bearer {}", token.trim());
+    let response = match method {
+        "PUT" => ureq::put(&url).header("Authorization", auth).send_json(body),
+        _ => ureq::post(&url).header("Authorization", auth).send_json(body),
+    };
+    response.unwrap_or_else(|e| panic!("{method} {path}: {e}")).body_mut().read_json().unwrap()
 }
 
 fn peer_ids(node: &Value) -> Option<Vec<String>> {
@@ -104,7 +116,7 @@ fn start_node(config: &Path) -> Child {
 #[test]
 fn testnet_connects_stops_cleanly_and_nodes_come_back_after_a_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let mut testnet = start_testnet(dir.path(), base_port(0));
+    let mut testnet = start_testnet(dir.path(), base_port(0), NODES);
     let report = testnet.report.clone();
     let all: Vec<String> = nodes(&report).iter().map(|n| n["peer_id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(all.len(), NODES);
@@ -163,7 +175,7 @@ fn testnet_connects_stops_cleanly_and_nodes_come_back_after_a_kill() {
 #[test]
 fn a_crashed_node_stops_the_testnet_and_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let mut testnet = start_testnet(dir.path(), base_port(1));
+    let mut testnet = start_testnet(dir.path(), base_port(1), NODES);
     let report = testnet.report.clone();
     let third = &nodes(&report)[2];
     signal(third["pid"].as_u64().unwrap() as u32, "-KILL");
@@ -182,4 +194,119 @@ fn bad_arguments_are_refused() {
     let output = Command::new(FOG).args(["testnet", "--nodes", "1"]).output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--nodes must be between 2"));
+}
+
+/// Harvest settings under which a node computes however busy the machine is (tests run in parallel).
+fn always_run() -> Value {
+    serde_json::json!({"run_while_in_use": true, "max_cores_in_use": 0, "cpu_pct_in_use": 100,
+        "ram_pct_in_use": 50, "other_cpu_suspend_pct": 0})
+}
+
+/// A WASI command (WebAssembly text, which the sandbox accepts too) that only counts, for
+/// about 10¹⁰ instructions: long enough to be running when its node is killed.
+const SPIN: &str = r#"(module (func (export "_start") (local $i i64)
+    (loop $count (local.set $i (i64.add (local.get $i) (i64.const 1)))
+      (br_if $count (i64.lt_u (local.get $i) (i64.const 2000000000))))))"#;
+
+fn job_phase(node: &Value, id: u64) -> Value {
+    get(node, &format!("/api/scheduler/jobs/{id}")).expect("the job")
+}
+
+#[test]
+fn scheduled_jobs_run_on_all_three_nodes_and_a_killed_nodes_jobs_are_placed_again() {
+    const THREE: usize = 3;
+    const TIERS: [&str; 3] = ["gold", "silver", "bronze"];
+    let dir = tempfile::tempdir().unwrap();
+    // The testnet writes the configs; the nodes then run as plain processes, so one can be killed.
+    let mut testnet = start_testnet(dir.path(), base_port(2), THREE);
+    let report = testnet.report.clone();
+    signal(testnet.child.id(), "-TERM");
+    assert!(wait_exit(&mut testnet.child, WAIT).success());
+    let config = |i: usize| dir.path().join(format!("node-{}", i + 1)).join("testnet.toml");
+    let mut children: Vec<Child> = (0..THREE).map(|i| start_node(&config(i))).collect();
+    let all: Vec<String> = nodes(&report).iter().map(|n| n["peer_id"].as_str().unwrap().to_owned()).collect();
+    wait_until(WAIT, "the nodes reconnect", || {
+        nodes(&report).iter().all(|n| peer_ids(n).is_some_and(|p| p.len() == THREE - 1))
+    });
+    for node in nodes(&report) {
+        send(node, "PUT", "/api/idle-compute/settings", &always_run());
+    }
+    let first = &nodes(&report)[0];
+    wait_until(WAIT, "node 1 can place jobs on all three nodes", || {
+        get(first, "/api/scheduler/stats")
+            .is_some_and(|s| s["nodes"].as_array().unwrap().iter().filter(|n| n["available"] == true).count() == THREE)
+    });
+
+    // 30 jobs submitted on node 1 run on all three nodes, and every result comes back.
+    let ids: Vec<u64> = (0..30)
+        .map(|i| {
+            let words = "fog ".repeat(i + 1);
+            let job = send(
+                first,
+                "POST",
+                "/api/scheduler/jobs",
+                &serde_json::json!({"example": "wordcount", "input": words, "tier": TIERS[i % 3],
+                    "deadline_s": 120, "work": 1e10}),
+            );
+            job["id"].as_u64().unwrap()
+        })
+        .collect();
+    wait_until(WAIT, "all 30 jobs are done", || {
+        ids.iter().all(|&id| job_phase(first, id)["job"]["phase"]["kind"] == "done")
+    });
+    let mut used = Vec::new();
+    for (i, &id) in ids.iter().enumerate() {
+        let job = &job_phase(first, id)["job"];
+        let text = job["result"]["output_text"].as_str().unwrap();
+        assert!(text.contains(&format!("words {}", i + 1)), "job {id}: {text}");
+        used.push(job["node"].as_str().unwrap().to_owned());
+    }
+    used.sort();
+    used.dedup();
+    assert_eq!(used.len(), THREE, "the jobs ran on {used:?}");
+
+    // Kill a node while it runs jobs: they are placed again and finish elsewhere.
+    let spins: Vec<u64> = (0..6)
+        .map(|_| {
+            let module = base64_encode(SPIN.as_bytes());
+            let job = send(
+                first,
+                "POST",
+                "/api/scheduler/jobs",
+                &serde_json::json!({"module_base64": module, "label": "spin", "deadline_s": 600, "work": 1e10}),
+            );
+            job["id"].as_u64().unwrap()
+        })
+        .collect();
+    let victim = THREE - 1;
+    let on_victim = |id: &u64| job_phase(first, *id)["job"]["phase"]["node"] == all[victim].as_str();
+    wait_until(WAIT, "node 3 runs a spin job", || {
+        spins.iter().any(|id| on_victim(id) && job_phase(first, *id)["job"]["phase"]["kind"] == "running")
+    });
+    let lost: Vec<u64> = spins.iter().copied().filter(on_victim).collect();
+    children[victim].kill().unwrap();
+    children[victim].wait().unwrap();
+    wait_until(WAIT * 2, "every spin job is done", || {
+        spins.iter().all(|&id| job_phase(first, id)["job"]["phase"]["kind"] == "done")
+    });
+    for id in lost {
+        let detail = job_phase(first, id);
+        let attempts = detail["attempts"].as_array().unwrap();
+        assert!(attempts.len() >= 2, "job {id}: {detail}");
+        assert_eq!(attempts[0]["node"], all[victim].as_str());
+        assert!(attempts[0]["outcome"].as_str().unwrap().starts_with("lost: "), "{detail}");
+        assert_ne!(detail["job"]["node"], all[victim].as_str(), "finished elsewhere");
+    }
+
+    for (i, child) in children.iter_mut().enumerate() {
+        if i != victim {
+            signal(child.id(), "-TERM");
+            assert!(wait_exit(child, WAIT).success());
+        }
+    }
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::model::Tier;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
-#[serde(tag = "phase", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Phase {
     Queued,
     /// Accepted by `node`, not started there yet.

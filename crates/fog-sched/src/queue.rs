@@ -235,8 +235,6 @@ pub struct SchedJob {
     pub submitted_ms: i64,
     #[ts(type = "number")]
     pub deadline_ms: i64,
-    #[serde(flatten)]
-    #[ts(flatten)]
     pub phase: Phase,
     pub attempts: u32,
     pub max_attempts: u32,

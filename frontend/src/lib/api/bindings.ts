@@ -447,7 +447,7 @@ export type IdleOffer = {
  */
 peer: string, job: IdleJobSubmit, };
 export type Tier = "gold" | "silver" | "bronze";
-export type Phase = { "phase": "queued" } | { "phase": "placed", node: string, } | { "phase": "running", node: string, } | { "phase": "done" } | { "phase": "failed", reason: string, } | { "phase": "retrying", reason: string, } | { "phase": "cancelled" };
+export type Phase = { "kind": "queued" } | { "kind": "placed", node: string, } | { "kind": "running", node: string, } | { "kind": "done" } | { "kind": "failed", reason: string, } | { "kind": "retrying", reason: string, } | { "kind": "cancelled" };
 export type TierFigures = { tier: Tier, jobs: number, 
 /**
  * Done by the deadline, % of the tier's ended jobs; none when there are none.
@@ -476,7 +476,7 @@ export type SchedJob = { id: number, label: string, module_hash: string, input_b
 /**
  * Estimated instructions.
  */
-work: number, work_source: WorkSource, submitted_ms: number, deadline_ms: number, attempts: number, max_attempts: number, 
+work: number, work_source: WorkSource, submitted_ms: number, deadline_ms: number, phase: Phase, attempts: number, max_attempts: number, 
 /**
  * The node of the current or last attempt.
  */
@@ -484,7 +484,7 @@ node: string | null,
 /**
  * The job's id on that node.
  */
-remote_id: number | null, placed_ms: number | null, started_ms: number | null, finished_ms: number | null, result: RunResult | null, } & ({ "phase": "queued" } | { "phase": "placed", node: string, } | { "phase": "running", node: string, } | { "phase": "done" } | { "phase": "failed", reason: string, } | { "phase": "retrying", reason: string, } | { "phase": "cancelled" });
+remote_id: number | null, placed_ms: number | null, started_ms: number | null, finished_ms: number | null, result: RunResult | null, };
 export type Attempt = { attempt: number, node: string, remote_id: number | null, placed_ms: number, ended_ms: number | null, 
 /**
  * "done", "failed: …", "lost: …", "cancelled"; none while it runs.

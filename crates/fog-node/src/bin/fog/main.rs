@@ -12,6 +12,7 @@ use client::NodeClient;
 
 mod client;
 mod idle;
+mod job;
 mod testnet;
 
 #[derive(Parser)]
@@ -31,6 +32,9 @@ enum Command {
     P2p(P2pArgs),
     /// Idle compute: what this machine donates and when, the jobs it runs, the mesh's capacity.
     Idle(idle::IdleArgs),
+    /// Batch jobs for the scheduler: `fog job submit job.wasm --input data --tier gold --deadline 60s`,
+    /// then `fog job status|result|cancel <id>` and `fog job stats`.
+    Job(job::JobArgs),
     /// Measure the engines: `fog bench nsga --problem zdt1 --pop 100 --gens 250 --seed 1` and
     /// `fog bench sandbox` print JSON.
     Bench(BenchArgs),
@@ -152,6 +156,7 @@ fn main() -> ExitCode {
         Command::Status(args) => status(args),
         Command::P2p(args) => p2p(args),
         Command::Idle(args) => idle::run(args),
+        Command::Job(args) => job::run(args),
         Command::Bench(args) => bench(args),
         Command::Testnet(args) => testnet::run(args),
     };
