@@ -3,6 +3,8 @@
 //! mutation, duplicate children dropped, and rank-and-crowding survival of parents and
 //! children together. Seeded and bit-reproducible.
 
+use std::collections::HashMap;
+
 use crate::operators::{PolynomialMutation, Sbx};
 use crate::problem::{repair, Individual, Problem};
 use crate::rng::Rng;
@@ -104,12 +106,15 @@ fn evaluate_all(problem: &dyn Problem, xs: Vec<Vec<f64>>, threads: usize) -> Vec
     while xs.peek().is_some() {
         chunks.push(xs.by_ref().take(chunk).collect());
     }
+    let evaluate = move |c: Vec<Vec<f64>>| c.into_iter().map(|x| Individual::evaluate(problem, x)).collect::<Vec<_>>();
+    // The calling thread takes the last chunk itself: one spawn fewer per generation.
+    let last = chunks.pop().expect("at least one chunk");
     std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|c| scope.spawn(move || c.into_iter().map(|x| Individual::evaluate(problem, x)).collect::<Vec<_>>()))
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("evaluation thread")).collect()
+        let handles: Vec<_> = chunks.into_iter().map(|c| scope.spawn(move || evaluate(c))).collect();
+        let mine = evaluate(last);
+        let mut all: Vec<Individual> = handles.into_iter().flat_map(|h| h.join().expect("evaluation thread")).collect();
+        all.extend(mine);
+        all
     })
 }
 
@@ -168,6 +173,12 @@ fn tournament(ranked: &Ranked, a: usize, b: usize, rng: &mut Rng) -> usize {
 fn offspring(problem: &dyn Problem, ranked: &Ranked, config: &Nsga2Config, rng: &mut Rng) -> Vec<Vec<f64>> {
     let n = ranked.population.len();
     let mut children: Vec<Vec<f64>> = Vec::with_capacity(config.pop_size);
+    // Genes by hash, so a duplicate check compares only the few with the same hash.
+    let mut parents: HashMap<u64, Vec<usize>> = HashMap::with_capacity(n);
+    for (i, p) in ranked.population.iter().enumerate() {
+        parents.entry(gene_hash(&p.x)).or_default().push(i);
+    }
+    let mut kept: HashMap<u64, Vec<usize>> = HashMap::with_capacity(config.pop_size);
     // pymoo draws tournament competitors from successive random permutations of the population.
     let mut pool: Vec<usize> = Vec::new();
     let mut draw = |rng: &mut Rng| {
@@ -183,18 +194,14 @@ fn offspring(problem: &dyn Problem, ranked: &Ranked, config: &Nsga2Config, rng: 
         let matings = (config.pop_size - children.len()).div_ceil(2);
         let mut batch = Vec::with_capacity(matings * 2);
         for _ in 0..matings {
-            let parents: Vec<usize> = (0..2)
+            let mates: Vec<usize> = (0..2)
                 .map(|_| {
                     let (a, b) = (draw(rng), draw(rng));
                     tournament(ranked, a, b, rng)
                 })
                 .collect();
-            let (mut c1, mut c2) = config.crossover.cross(
-                problem,
-                &ranked.population[parents[0]].x,
-                &ranked.population[parents[1]].x,
-                rng,
-            );
+            let (mut c1, mut c2) =
+                config.crossover.cross(problem, &ranked.population[mates[0]].x, &ranked.population[mates[1]].x, rng);
             for c in [&mut c1, &mut c2] {
                 config.mutation.mutate(problem, c, rng);
                 repair(problem, c);
@@ -204,11 +211,22 @@ fn offspring(problem: &dyn Problem, ranked: &Ranked, config: &Nsga2Config, rng: 
         }
         for child in batch {
             // Exact duplicates of a parent or of another child are dropped, as pymoo does.
-            let duplicate = ranked.population.iter().any(|p| p.x == child) || children.contains(&child);
+            let key = gene_hash(&child);
+            let duplicate = parents.get(&key).is_some_and(|c| c.iter().any(|&i| ranked.population[i].x == child))
+                || kept.get(&key).is_some_and(|c| c.iter().any(|&i| children[i] == child));
             if !duplicate && children.len() < config.pop_size {
+                kept.entry(key).or_default().push(children.len());
                 children.push(child);
             }
         }
     }
     children
+}
+
+/// FNV-1a over the genes' bits; -0.0 hashes as 0.0, so genes that are `==` hash alike.
+fn gene_hash(x: &[f64]) -> u64 {
+    x.iter().fold(0xcbf2_9ce4_8422_2325, |h, v| {
+        let bits = if *v == 0.0 { 0 } else { v.to_bits() };
+        (h ^ bits).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }

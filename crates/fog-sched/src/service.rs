@@ -17,7 +17,7 @@ use ts_rs::TS;
 use utoipa::ToSchema;
 
 use crate::lifecycle::{sla_figures, Event, Lifecycle, Phase, SlaFigures};
-use crate::model::{plan, JobSpec, NodeSpec};
+use crate::model::{evaluation_threads, plan, JobSpec, NodeSpec};
 use crate::nsga2::Nsga2Config;
 use crate::queue::{self, Attempt, InvalidSubmission, Round, RunResult, SchedJob, Submission, WorkSource};
 
@@ -96,8 +96,6 @@ pub struct SchedConfig {
     pub max_round_jobs: usize,
     pub population: usize,
     pub generations: usize,
-    /// Evaluation threads of the optimiser.
-    pub threads: usize,
     /// Jobs listed by [`Scheduler::jobs`].
     pub list_limit: u32,
 }
@@ -112,7 +110,6 @@ impl Default for SchedConfig {
             max_round_jobs: 500,
             population: 100,
             generations: 200,
-            threads: 1,
             list_limit: 200,
         }
     }
@@ -649,7 +646,7 @@ impl Scheduler {
             pop_size: self.config.population,
             generations: self.config.generations,
             seed: now_ms as u64,
-            threads: self.config.threads,
+            threads: evaluation_threads(jobs.len()),
             ..Nsga2Config::default()
         };
         let started = Instant::now();

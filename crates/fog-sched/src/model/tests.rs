@@ -141,6 +141,9 @@ fn knee_prefers_the_balanced_point() {
     let points = [[0.0, 10.0, 10.0, 10.0], [5.0, 5.0, 5.0, 5.0], [10.0, 0.0, 10.0, 0.0]];
     assert_eq!(knee(&points), Some(1));
     assert_eq!(knee(&[]), None);
+    // Three times the makespan for 10 % less cost is not a balance.
+    let points = [[30.0, 110.0, 0.0, 5.0], [100.0, 100.0, 0.0, 5.0]];
+    assert_eq!(knee(&points), Some(0));
 }
 
 #[test]
@@ -151,4 +154,43 @@ fn plans_are_reproducible() {
     let b = plan(&jobs, &nodes, &Nsga2Config { threads: 2, ..config }).unwrap();
     assert_eq!(a.assignment, b.assignment);
     assert_eq!(a.front, b.front);
+}
+
+/// Min-min as defined: each round, every placeable job against every node it fits.
+fn min_min_by_definition(jobs: &[JobSpec], nodes: &[NodeSpec]) -> Vec<usize> {
+    let fits = |j: &JobSpec, n: &NodeSpec| j.cpu <= n.cores && j.memory_bytes <= n.memory_bytes;
+    let mut lanes: Vec<Vec<f64>> = nodes.iter().map(|n| vec![n.busy_s; n.cores.max(1) as usize]).collect();
+    let mut assignment = vec![0; jobs.len()];
+    let mut left: Vec<usize> = (0..jobs.len()).collect();
+    loop {
+        let mut best: Option<(f64, usize, usize)> = None;
+        for (pos, &j) in left.iter().enumerate() {
+            for (n, node) in nodes.iter().enumerate().filter(|(_, node)| fits(&jobs[j], node)) {
+                let k = (jobs[j].cpu.max(1) as usize).min(lanes[n].len());
+                let end = lanes[n][k - 1] + jobs[j].work / (node.speed * k as f64);
+                if best.is_none_or(|(b, _, _)| end < b) {
+                    best = Some((end, pos, n));
+                }
+            }
+        }
+        let Some((end, pos, n)) = best else { return assignment };
+        let j = left.remove(pos);
+        assignment[j] = n;
+        let k = (jobs[j].cpu.max(1) as usize).min(lanes[n].len());
+        lanes[n][..k].iter_mut().for_each(|l| *l = end);
+        lanes[n].sort_by(f64::total_cmp);
+    }
+}
+
+#[test]
+fn min_min_equals_its_definition() {
+    for seed in 0..20 {
+        let (mut jobs, nodes) = instance(seed, 40, 6);
+        // Some jobs need several cores, and one fits nowhere.
+        jobs[3].cpu = 2;
+        jobs[7].cpu = 3;
+        jobs[9].memory_bytes = 64 * GIB;
+        let placement = Placement::new(&jobs, &nodes);
+        assert_eq!(placement.min_min(), min_min_by_definition(&jobs, &nodes), "seed {seed}");
+    }
 }

@@ -89,6 +89,21 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// One placement round (NSGA-II over the scheduling model) on a synthetic instance: wall
+    /// time, the chosen plan against FIFO first-fit, and the process's peak memory, as JSON.
+    Placement {
+        #[arg(long, default_value_t = 100)]
+        jobs: usize,
+        #[arg(long, default_value_t = 10)]
+        nodes: usize,
+        #[arg(long, default_value_t = 100)]
+        pop: usize,
+        #[arg(long, default_value_t = 200)]
+        gens: usize,
+        /// Evaluation threads; default: every core from 250 jobs up, else one.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 fn bench(args: BenchArgs) -> anyhow::Result<()> {
@@ -97,12 +112,27 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
             let figures = fog_idle::bench::sandbox().map_err(anyhow::Error::msg)?;
             println!("{}", serde_json::to_string(&figures)?);
         }
+        BenchCommand::Placement { jobs, nodes, pop, gens, threads } => {
+            let threads = threads.unwrap_or_else(|| fog_sched::model::evaluation_threads(jobs));
+            let report = fog_sched::bench::placement(jobs, nodes, pop, gens, threads).map_err(anyhow::Error::msg)?;
+            let mut json = serde_json::to_value(&report)?;
+            json["peak_rss_bytes"] = peak_rss_bytes().into();
+            println!("{json}");
+        }
         BenchCommand::Nsga { problem, algorithm, pop, gens, seed } => {
             let report = fog_sched::bench::nsga(&problem, &algorithm, pop, gens, seed).map_err(anyhow::Error::msg)?;
             println!("{}", serde_json::to_string(&report)?);
         }
     }
     Ok(())
+}
+
+/// This process's peak resident memory (VmHWM), if Linux tells.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Where the configuration comes from; flags beat `FOG_*` variables, which beat the file.
