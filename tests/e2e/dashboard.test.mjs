@@ -130,6 +130,55 @@ test('the Idle compute page runs an example job in the sandbox and shows its res
   }
 });
 
+test('the Scheduler page places a gold job, shows its result and the round that placed it', { timeout: 120_000 }, async () => {
+  const node = await startNode();
+  try {
+    // The scheduler places jobs on this node's harvester, which must run them whatever else
+    // keeps this machine busy (as in the Idle compute test).
+    await fetch(`${node.url}/api/idle-compute/settings`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${node.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ run_while_in_use: true, max_cores_in_use: 0, cpu_pct_in_use: 100, other_cpu_suspend_pct: 0 }),
+    });
+    await withBrowser(async (page) => {
+      await page.goto(`${node.url}/#token=${node.token}`);
+      await page.goto(`${node.url}/#/scheduler`);
+      await page.getByTestId('sched-no-round').waitFor({ timeout: 30_000 });
+
+      await page.getByTestId('sched-example-select').selectOption('wordcount');
+      await page.getByTestId('sched-example-input').fill('one two two\n');
+      await page.getByTestId('sched-tier-gold').check();
+      await page.getByTestId('sched-submit').click();
+      await page.getByTestId('sched-submitted').waitFor({ timeout: 30_000 });
+
+      const done = page.locator('[data-testid="sched-job-row"][data-phase="done"][data-tier="gold"]').first();
+      await done.waitFor({ timeout: 60_000 });
+      assert.equal(await done.getByTestId('sched-job-deadline').getAttribute('data-deadline'), 'met');
+      await done.getByTestId('sched-job-open').click();
+      const output = await done.getByTestId('sched-job-output').innerText();
+      assert.match(output, /words 3/);
+      assert.match(output, /most common two \(2\)/);
+      await done.getByTestId('sched-attempt-row').first().waitFor({ timeout: 30_000 });
+
+      const jobId = await done.getAttribute('data-job-id');
+      const detail = await callApi(node, `/api/scheduler/jobs/${jobId}`);
+      assert.equal(detail.job.tier, 'gold');
+      assert.equal(detail.job.result.output_text, output.trim() + '\n');
+      assert.equal(detail.attempts.at(-1).outcome, 'done');
+
+      const chosen = page.getByTestId('pareto-chosen');
+      await chosen.waitFor({ timeout: 30_000 });
+      assert.equal(await chosen.count(), 1);
+      const stats = await callApi(node, '/api/scheduler/stats');
+      assert.ok(stats.last_round, 'the node reports the round that placed the job');
+      assert.equal(await chosen.getAttribute('data-index'), String(stats.last_round.chosen));
+      await page.screenshot({ path: `${artifacts}scheduler.png`, fullPage: true });
+    });
+  } finally {
+    await node.stop();
+  }
+});
+
 test('the Benchmarks page runs the optimiser benchmark in the node and shows its figures', { timeout: 120_000 }, async () => {
   const node = await startNode();
   try {

@@ -20,7 +20,7 @@ export function badgeTone(state: ServiceState | HealthStatus): BadgeTone {
 
 /**
  * A page that belongs to one service the node reports in `health()`, for services
- * the dashboard has no dedicated page for yet (Mesh and Idle compute have their own).
+ * the dashboard has no dedicated page for yet (Mesh, Idle compute and Scheduler have their own).
  */
 export type ServicePageInfo = {
   serviceId: string;
@@ -39,11 +39,6 @@ export const SERVICE_PAGES: Partial<Record<RouteId, ServicePageInfo>> = {
     serviceId: "privacy",
     name: "Privacy",
     willShow: "the onion circuits this node has built, their hops and how long they have lived",
-  },
-  scheduler: {
-    serviceId: "scheduler",
-    name: "Scheduler",
-    willShow: "queued, running and finished jobs with where they were placed and what they used",
   },
   tokens: {
     serviceId: "tokens",

@@ -1,5 +1,13 @@
 import { describe, expect, it, vi } from "vitest";
-import type { BenchRequest, BenchResult, Event, HarvestSettings, IdleJobSubmit, IdleOffer } from "./bindings";
+import type {
+  BenchRequest,
+  BenchResult,
+  Event,
+  HarvestSettings,
+  IdleJobSubmit,
+  IdleOffer,
+  SchedJobSubmit,
+} from "./bindings";
 import { FogClient, createClient } from "./client";
 import { createTokenStore } from "./token";
 import type { ConnectionStatus, EventListener, StatusListener, Transport } from "./transport";
@@ -47,6 +55,12 @@ class FakeTransport implements Transport {
   idleCancel = vi.fn((id: number) => this.#answer({ id, state: "cancelled" } as never));
   idleOffer = vi.fn((_offer: IdleOffer) => this.#answer({ id: 9, state: "queued", origin: "local" } as never));
   idleRemoteJob = vi.fn((_peer: string, id: number) => this.#answer({ id, state: "running" } as never));
+  schedJobs = vi.fn(() => this.#answer([]));
+  schedSubmit = vi.fn((_request: SchedJobSubmit) => this.#answer({ id: 3, phase: { kind: "queued" } } as never));
+  schedJob = vi.fn((id: number) => this.#answer({ job: { id }, attempts: [] } as never));
+  schedJobOutput = vi.fn((id: number) => this.#answer(new Uint8Array([id, 1])));
+  schedCancel = vi.fn((id: number) => this.#answer({ id, phase: { kind: "cancelled" } } as never));
+  schedStats = vi.fn(() => this.#answer({ queue_depth: 0 } as never));
   benchRun = vi.fn((request: BenchRequest) => this.#answer({ ...benchResult, suite: request.suite }));
   benchResults = vi.fn(() => this.#answer([benchResult]));
 
@@ -127,6 +141,29 @@ describe("FogClient", () => {
       message: "12D3KooWpeer: refused: paused: on battery",
     });
     await expect(client.idleRemoteJob("12D3KooWpeer", 9)).rejects.toMatchObject({ code: "invalid_input" });
+    expect(client.authState).toBe("ok");
+  });
+
+  it("passes scheduler requests to the transport", async () => {
+    const { client, transport } = setup();
+    const request: SchedJobSubmit = { example: "wordcount", input: "a b", tier: "gold", deadline_s: 60 };
+    await expect(client.schedJobs()).resolves.toEqual([]);
+    await expect(client.schedSubmit(request)).resolves.toEqual({ id: 3, phase: { kind: "queued" } });
+    expect(transport.schedSubmit).toHaveBeenCalledWith(request);
+    await expect(client.schedJob(4)).resolves.toEqual({ job: { id: 4 }, attempts: [] });
+    await expect(client.schedJobOutput(5)).resolves.toEqual(new Uint8Array([5, 1]));
+    expect(transport.schedJobOutput).toHaveBeenCalledWith(5);
+    await expect(client.schedCancel(6)).resolves.toEqual({ id: 6, phase: { kind: "cancelled" } });
+    expect(transport.schedCancel).toHaveBeenCalledWith(6);
+    await expect(client.schedStats()).resolves.toEqual({ queue_depth: 0 });
+    transport.failWith = { code: "invalid_input", message: "deadline: the deadline has already passed" };
+    await expect(client.schedSubmit({ ...request, deadline_s: 0 })).rejects.toEqual({
+      code: "invalid_input",
+      message: "deadline: the deadline has already passed",
+    });
+    transport.failWith = { code: "unavailable", message: "the scheduler is not running: its queue could not be opened" };
+    await expect(client.schedStats()).rejects.toMatchObject({ code: "unavailable" });
+    await expect(client.schedJobs()).rejects.toMatchObject({ code: "unavailable" });
     expect(client.authState).toBe("ok");
   });
 

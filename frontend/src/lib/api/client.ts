@@ -22,6 +22,10 @@ import type {
   MeshStats,
   MeshTopology,
   NodeInfo,
+  SchedJob,
+  SchedJobDetail,
+  SchedJobSubmit,
+  SchedStats,
   Settings,
   SettingsUpdate,
 } from "./bindings";
@@ -228,6 +232,46 @@ export class FogClient {
   /** A job this node offered to `peer`, as that node sees it; finished ones with their output. */
   idleRemoteJob(peer: string, id: number): Promise<JobView> {
     return this.#call(() => this.#transport.idleRemoteJob(peer, id));
+  }
+
+  /**
+   * The scheduler's jobs: every job that has not ended, newest first, then the most recent
+   * that have. Rejects with code `unavailable` when the node's scheduler is not running.
+   */
+  schedJobs(): Promise<SchedJob[]> {
+    return this.#call(() => this.#transport.schedJobs());
+  }
+
+  /**
+   * Queues a batch job for the scheduler, which places it on this node or a peer. A refused
+   * submission rejects with `invalid_input` and a message that starts with the field's name,
+   * e.g. `deadline: the deadline has already passed`; nothing is queued then.
+   */
+  schedSubmit(request: SchedJobSubmit): Promise<SchedJob> {
+    return this.#call(() => this.#transport.schedSubmit(request));
+  }
+
+  /** One scheduled job with every placement attempt it has had. */
+  schedJob(id: number): Promise<SchedJobDetail> {
+    return this.#call(() => this.#transport.schedJob(id));
+  }
+
+  /**
+   * The whole stdout of a scheduled job that has ended, as bytes: also what its result leaves
+   * out (`output_text` is null) because it is binary or too long to preview.
+   */
+  schedJobOutput(id: number): Promise<Uint8Array<ArrayBuffer>> {
+    return this.#call(() => this.#transport.schedJobOutput(id));
+  }
+
+  /** Cancels a job that has not ended; a job that has rejects with `invalid_input`. */
+  schedCancel(id: number): Promise<SchedJob> {
+    return this.#call(() => this.#transport.schedCancel(id));
+  }
+
+  /** Queue counts, SLA figures per tier, the last placement round and the nodes jobs can go to. */
+  schedStats(): Promise<SchedStats> {
+    return this.#call(() => this.#transport.schedStats());
   }
 
   /**

@@ -363,6 +363,84 @@ describe("HTTP requests", () => {
     });
   });
 
+  it("reads the scheduler from its routes", async () => {
+    const { http, calls } = transport(() => json(200, {}));
+    await http.schedJobs();
+    await http.schedJob(42);
+    await http.schedStats();
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      "GET http://node.test/api/scheduler/jobs",
+      "GET http://node.test/api/scheduler/jobs/42",
+      "GET http://node.test/api/scheduler/stats",
+    ]);
+    for (const call of calls) {
+      expect(headerOf(call, "Authorization")).toBe("Bearer tok");
+      expect(call.init.body).toBeUndefined();
+    }
+  });
+
+  it("submits and cancels scheduled jobs and reads the answers", async () => {
+    const job = { id: 7, phase: { kind: "queued" } };
+    const { http, calls } = transport(() => json(200, job));
+    const request = {
+      example: "wordcount",
+      input: "one two two",
+      tier: "gold" as const,
+      deadline_s: 600,
+      cpu: 1,
+      memory_bytes: 256 * 1024 * 1024,
+    };
+    await expect(http.schedSubmit(request)).resolves.toEqual(job);
+    await expect(http.schedCancel(7)).resolves.toEqual(job);
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      "POST http://node.test/api/scheduler/jobs",
+      "POST http://node.test/api/scheduler/jobs/7/cancel",
+    ]);
+    expect(JSON.parse(String(calls[0]?.init.body))).toEqual(request);
+    expect(headerOf(calls[0], "Content-Type")).toBe("application/json");
+    expect(calls[1]?.init.body).toBeUndefined();
+  });
+
+  it("passes the scheduler's refusals on as they were worded", async () => {
+    const { http } = transport((call) =>
+      call.init.method === "POST"
+        ? json(400, { code: "invalid_input", message: "deadline: the deadline has already passed" })
+        : json(503, { code: "unavailable", message: "the scheduler is not running: its queue could not be opened" }),
+    );
+    await expect(http.schedSubmit({ example: "wordcount", deadline_s: 0 })).rejects.toEqual({
+      code: "invalid_input",
+      message: "deadline: the deadline has already passed",
+    });
+    await expect(http.schedStats()).rejects.toEqual({
+      code: "unavailable",
+      message: "the scheduler is not running: its queue could not be opened",
+    });
+  });
+
+  it("reads a scheduled job's whole output as bytes", async () => {
+    const output = new Uint8Array([0x77, 0x6f, 0x72, 0x64, 0x73, 0xff, 0x00]);
+    const { http, calls } = transport(
+      () => new Response(output, { status: 200, headers: { "Content-Type": "application/octet-stream" } }),
+    );
+    expect([...(await http.schedJobOutput(9))]).toEqual([...output]);
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual(["GET http://node.test/api/scheduler/jobs/9/output"]);
+    expect(headerOf(calls[0], "Accept")).toBe("application/octet-stream, application/json");
+    const unfinished = transport(() =>
+      json(400, { code: "invalid_input", message: "job 9 has not finished; its output comes when it does" }),
+    );
+    await expect(unfinished.http.schedJobOutput(9)).rejects.toMatchObject({ code: "invalid_input" });
+  });
+
+  it("does not send a scheduled job id that is not a whole number", async () => {
+    const { http, calls } = transport(() => json(200, {}));
+    for (const id of [1.5, -1, Number.NaN]) {
+      await expect(http.schedJob(id)).rejects.toMatchObject({ code: "invalid_input" });
+      await expect(http.schedCancel(id)).rejects.toMatchObject({ code: "invalid_input" });
+      await expect(http.schedJobOutput(id)).rejects.toMatchObject({ code: "invalid_input" });
+    }
+    expect(calls).toHaveLength(0);
+  });
+
   it("runs benchmarks and reads their results from the bench routes", async () => {
     const result: BenchResult = {
       id: 2,

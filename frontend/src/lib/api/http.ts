@@ -22,6 +22,10 @@ import type {
   MeshStats,
   MeshTopology,
   NodeInfo,
+  SchedJob,
+  SchedJobDetail,
+  SchedJobSubmit,
+  SchedStats,
   Settings,
   SettingsUpdate,
 } from "./bindings";
@@ -259,6 +263,30 @@ export class HttpTransport implements Transport {
 
   async idleRemoteJob(peer: string, id: number): Promise<JobView> {
     return this.#request("GET", `/api/idle-compute/peers/${encodeURIComponent(peer)}/jobs/${jobPath(id)}`);
+  }
+
+  schedJobs(): Promise<SchedJob[]> {
+    return this.#request("GET", "/api/scheduler/jobs");
+  }
+
+  schedSubmit(request: SchedJobSubmit): Promise<SchedJob> {
+    return this.#request("POST", "/api/scheduler/jobs", request);
+  }
+
+  async schedJob(id: number): Promise<SchedJobDetail> {
+    return this.#request("GET", `/api/scheduler/jobs/${jobPath(id)}`);
+  }
+
+  async schedJobOutput(id: number): Promise<Uint8Array<ArrayBuffer>> {
+    return this.#requestBytes(`/api/scheduler/jobs/${jobPath(id)}/output`);
+  }
+
+  async schedCancel(id: number): Promise<SchedJob> {
+    return this.#request("POST", `/api/scheduler/jobs/${jobPath(id)}/cancel`);
+  }
+
+  schedStats(): Promise<SchedStats> {
+    return this.#request("GET", "/api/scheduler/stats");
   }
 
   benchRun(request: BenchRequest): Promise<BenchResult> {

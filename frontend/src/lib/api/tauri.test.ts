@@ -28,6 +28,41 @@ describe("Tauri job output", () => {
   });
 });
 
+describe("Tauri scheduler commands", () => {
+  it("invokes the sched_* commands with the arguments the desktop app declares", async () => {
+    invoke.mockResolvedValue({});
+    const transport = new TauriTransport();
+    const request = { example: "wordcount", input: "a b", tier: "gold" as const };
+    await transport.schedJobs();
+    await transport.schedSubmit(request);
+    await transport.schedJob(4);
+    await transport.schedCancel(5);
+    await transport.schedStats();
+    expect(invoke.mock.calls).toEqual([
+      ["sched_jobs"],
+      ["sched_submit", { request }],
+      ["sched_job", { id: 4 }],
+      ["sched_cancel", { id: 5 }],
+      ["sched_stats"],
+    ]);
+  });
+
+  it("invokes sched_job_output and wraps the ArrayBuffer it resolves to", async () => {
+    invoke.mockResolvedValue(new Uint8Array([0x6f, 0x6b, 0x0a]).buffer);
+    const bytes = await new TauriTransport().schedJobOutput(7);
+    expect(invoke).toHaveBeenCalledWith("sched_job_output", { id: 7 });
+    expect([...bytes]).toEqual([0x6f, 0x6b, 0x0a]);
+  });
+
+  it("passes the scheduler's ApiError on", async () => {
+    invoke.mockRejectedValue({ code: "invalid_input", message: "job 9 has not finished; its output comes when it does" });
+    await expect(new TauriTransport().schedJobOutput(9)).rejects.toEqual({
+      code: "invalid_input",
+      message: "job 9 has not finished; its output comes when it does",
+    });
+  });
+});
+
 describe("bytesOf", () => {
   it("takes an ArrayBuffer, a typed array or an array of bytes", () => {
     expect([...bytesOf(new Uint8Array([1, 2]).buffer)]).toEqual([1, 2]);

@@ -24,6 +24,10 @@ import type {
   MeshStats,
   MeshTopology,
   NodeInfo,
+  SchedJob,
+  SchedJobDetail,
+  SchedJobSubmit,
+  SchedStats,
   Settings,
   SettingsUpdate,
 } from "./bindings";
@@ -147,6 +151,31 @@ export class TauriTransport implements Transport {
 
   idleRemoteJob(peer: string, id: number): Promise<JobView> {
     return invoke("idle_remote_job", { peer, id });
+  }
+
+  schedJobs(): Promise<SchedJob[]> {
+    return invoke("sched_jobs");
+  }
+
+  schedSubmit(request: SchedJobSubmit): Promise<SchedJob> {
+    return invoke("sched_submit", { request });
+  }
+
+  schedJob(id: number): Promise<SchedJobDetail> {
+    return invoke("sched_job", { id });
+  }
+
+  // Raw bytes, as for idle jobs.
+  async schedJobOutput(id: number): Promise<Uint8Array<ArrayBuffer>> {
+    return bytesOf(await invoke<unknown>("sched_job_output", { id }));
+  }
+
+  schedCancel(id: number): Promise<SchedJob> {
+    return invoke("sched_cancel", { id });
+  }
+
+  schedStats(): Promise<SchedStats> {
+    return invoke("sched_stats");
   }
 
   benchRun(request: BenchRequest): Promise<BenchResult> {

@@ -22,6 +22,10 @@ import type {
   MeshStats,
   MeshTopology,
   NodeInfo,
+  SchedJob,
+  SchedJobDetail,
+  SchedJobSubmit,
+  SchedStats,
   Settings,
   SettingsUpdate,
 } from "./bindings";
@@ -66,6 +70,13 @@ export interface Transport {
   idleCancel(id: number): Promise<JobView>;
   idleOffer(offer: IdleOffer): Promise<JobView>;
   idleRemoteJob(peer: string, id: number): Promise<JobView>;
+  schedJobs(): Promise<SchedJob[]>;
+  schedSubmit(request: SchedJobSubmit): Promise<SchedJob>;
+  schedJob(id: number): Promise<SchedJobDetail>;
+  /** The whole stdout of a scheduled job that has ended, as bytes. */
+  schedJobOutput(id: number): Promise<Uint8Array<ArrayBuffer>>;
+  schedCancel(id: number): Promise<SchedJob>;
+  schedStats(): Promise<SchedStats>;
   /** Runs one benchmark in the node and resolves when it has finished. */
   benchRun(request: BenchRequest): Promise<BenchResult>;
   benchResults(): Promise<BenchResult[]>;
