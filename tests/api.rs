@@ -138,6 +138,9 @@ const ROUTES: &[&str] = &[
     "/api/idle-compute/devices",
     "/api/idle-compute/settings",
     "/api/idle-compute/jobs/1",
+    "/api/scheduler/jobs",
+    "/api/scheduler/jobs/1",
+    "/api/scheduler/stats",
     "/metrics",
     "/api/no-such-route",
 ];
@@ -162,10 +165,10 @@ fn health_reports_real_services_and_honest_gaps() {
     assert_eq!(health["status"], "ok");
     let services = health["services"].as_array().unwrap();
     let state = |id: &str| services.iter().find(|s| s["id"] == id).map(|s| s["state"].as_str().unwrap().to_owned());
-    for built in ["identity", "store", "events", "mesh", "idle_compute", "api"] {
+    for built in ["identity", "store", "events", "mesh", "idle_compute", "scheduler", "api"] {
         assert_eq!(state(built).as_deref(), Some("running"), "{built}");
     }
-    for missing in ["betanet", "privacy", "scheduler", "tokens", "bitchat"] {
+    for missing in ["betanet", "privacy", "tokens", "bitchat"] {
         assert_eq!(state(missing).as_deref(), Some("not_available"), "{missing}");
     }
     let api = services.iter().find(|s| s["id"] == "api").unwrap();
@@ -191,7 +194,7 @@ fn stats_events_logs_settings_metrics_and_openapi_answer() {
     assert!(stats["events_total"].as_u64().unwrap() >= 1);
     assert!(stats["db_size_bytes"].as_u64().unwrap() > 0);
     assert!(stats["process"]["rss_bytes"].as_u64().unwrap() > 0);
-    assert_eq!(stats["services_not_available"], 5);
+    assert_eq!(stats["services_not_available"], 4);
 
     let events = node.get("/api/events/recent?limit=50");
     let kinds: Vec<String> = events
@@ -600,4 +603,62 @@ fn benchmarks_run_in_the_node_and_are_listed() {
         let (status, answer) = node.post("/api/bench/run", bad);
         assert_eq!((status, answer["code"].as_str()), (400, Some("invalid_input")), "{bad}: {answer}");
     }
+}
+
+#[test]
+fn scheduled_jobs_are_checked_run_here_and_reported() {
+    let node = TestNode::start();
+    let (status, _) = node.request("PUT", "/api/idle-compute/settings", Some(&node.token.clone()), Some(ALWAYS_RUN));
+    assert_eq!(status, 200);
+    // Bad submissions are refused naming the field, and nothing is queued.
+    for (body, field) in [
+        (r#"{"example": "sieve", "deadline_s": -5}"#, "deadline"),
+        (r#"{"example": "sieve", "cpu": 0}"#, "cpu"),
+        (r#"{"example": "sieve", "memory_bytes": 99999999999}"#, "memory_bytes"),
+        (r#"{"module_base64": "AGFzbQEAAAA="}"#, "module"),
+        (r#"{"module_base64": "bm90IHdhc20="}"#, "module"),
+        (r#"{"example": "sieve", "tier": "platinum"}"#, "tier"),
+    ] {
+        let (status, error) = node.post("/api/scheduler/jobs", body);
+        assert_eq!(status, 400, "{body}: {error}");
+        assert!(error["message"].as_str().unwrap().contains(field), "{body}: {error}");
+    }
+    assert!(node.get("/api/scheduler/jobs").as_array().unwrap().is_empty());
+
+    let (status, queued) = node.post(
+        "/api/scheduler/jobs",
+        r#"{"example": "sieve", "input": "1000", "tier": "gold", "deadline_s": 60, "label": "primes"}"#,
+    );
+    assert_eq!(status, 200, "{queued}");
+    let id = queued["id"].as_u64().unwrap();
+    node.wait_until("the job is done", |n| {
+        n.get(&format!("/api/scheduler/jobs/{id}"))["job"]["phase"]["kind"] == "done"
+    });
+    let detail = node.get(&format!("/api/scheduler/jobs/{id}"));
+    let peer_id = node.get("/api/node")["peer_id"].clone();
+    assert_eq!(detail["job"]["node"], peer_id, "the only node is this one");
+    assert_eq!(detail["job"]["result"]["output_text"], "168 primes up to 1000; the largest is 997\n");
+    assert_eq!(detail["attempts"][0]["outcome"], "done");
+    let (status, raw) =
+        node.request("GET", &format!("/api/scheduler/jobs/{id}/output"), Some(&node.token.clone()), None);
+    assert_eq!((status, raw), (200, Value::String("168 primes up to 1000; the largest is 997\n".into())));
+    let (status, error) = node.post(&format!("/api/scheduler/jobs/{id}/cancel"), "{}");
+    assert_eq!(status, 400, "an ended job cannot be cancelled: {error}");
+    let (status, _) = node.request("GET", "/api/scheduler/jobs/999", Some(&node.token.clone()), None);
+    assert_eq!(status, 404);
+
+    let stats = node.get("/api/scheduler/stats");
+    assert_eq!(stats["sla"]["tiers"][0]["jobs"], 1);
+    assert_eq!(stats["sla"]["tiers"][0]["on_time_pct"], 100.0);
+    assert!(stats["last_round"]["front"].as_array().is_some_and(|f| !f.is_empty()));
+    assert_eq!(stats["nodes"][0]["is_self"], true);
+    node.wait_until("the job's events are logged", |n| {
+        let events = n.get("/api/events/recent?topics=scheduler");
+        let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        ["job_queued", "round", "job_placed", "job_done"].iter().all(|k| kinds.contains(k))
+    });
+    let (_, metrics) = node.request("GET", "/metrics", Some(&node.token.clone()), None);
+    let metrics = metrics.as_str().unwrap();
+    assert!(metrics.contains("fog_sched_placements_total 1"), "{metrics}");
+    assert!(metrics.contains("fog_sched_on_time_ratio{tier=\"gold\"} 1.0"), "{metrics}");
 }
