@@ -409,6 +409,16 @@ pub fn plan(jobs: &[JobSpec], nodes: &[NodeSpec], config: &Nsga2Config) -> Optio
     let placement = Placement::new(jobs, nodes);
     let fifo = placement.fifo_first_fit();
     let fifo_figures = placement.figures(&fifo);
+    if nodes.len() == 1 {
+        // One node: there is one plan, nothing to search.
+        return Some(Plan {
+            front: vec![fifo_figures.objectives()],
+            figures: fifo_figures.clone(),
+            assignment: fifo,
+            chosen: 0,
+            fifo_first_fit: fifo_figures,
+        });
+    }
     let as_genes = |a: &[usize]| a.iter().map(|&n| n as f64).collect::<Vec<f64>>();
     let mut config = config.clone();
     config.initial = vec![as_genes(&fifo), as_genes(&placement.min_min())];

@@ -32,6 +32,7 @@ import {
   workSourceText,
   type PlotBox,
   type SubmitDraft,
+  tickLabel,
 } from "./sched";
 
 const PEER = "12D3KooWLx8x1bQhYqWbc3a1iZyQk5nS9aZ4mG7dTQeFvS1pNq2X";
@@ -385,5 +386,14 @@ describe("submitting a job", () => {
     expect(bytesToBase64(new Uint8Array([0xff, 0xfe]))).toBe("//4=");
     const large = new Uint8Array(100_000).map((_, i) => i % 256);
     expect(Buffer.from(bytesToBase64(large), "base64").equals(Buffer.from(large))).toBe(true);
+  });
+});
+
+describe("tickLabel", () => {
+  it("keeps tiny values short and plain ones plain", () => {
+    expect(tickLabel(0.00000105)).toBe("1.05e-6");
+    expect(tickLabel(9.5e-7)).toBe("9.5e-7");
+    expect(tickLabel(0)).toBe("0");
+    expect(tickLabel(0.25)).toBe("0.25");
   });
 });

@@ -273,8 +273,10 @@ export function niceAxis(values: readonly number[], count = 5): { domain: [numbe
   return { domain: [clean(first * step), clean(last * step)], ticks };
 }
 
-function tickLabel(value: number): string {
+/** Axis numbers stay short: thousands grouped, tiny values (a makespan of microseconds) as 9.5e-7. */
+export function tickLabel(value: number): string {
   if (Math.abs(value) >= 1000) return formatCount(value);
+  if (value !== 0 && Math.abs(value) < 0.001) return Number(value.toPrecision(3)).toExponential();
   return String(Number(value.toPrecision(6)));
 }
 

@@ -194,3 +194,10 @@ fn min_min_equals_its_definition() {
         assert_eq!(placement.min_min(), min_min_by_definition(&jobs, &nodes), "seed {seed}");
     }
 }
+
+#[test]
+fn one_node_has_one_plan() {
+    let (jobs, nodes) = instance(2, 10, 1);
+    let planned = plan(&jobs, &nodes, &Nsga2Config::default()).unwrap();
+    assert_eq!((planned.assignment, planned.front.len(), planned.chosen), (vec![0; 10], 1, 0));
+}
