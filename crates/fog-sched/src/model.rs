@@ -233,14 +233,15 @@ impl<'a> Placement<'a> {
             let k = (step.cpu.max(1) as usize).min(cores.len());
             let run = step.work * lane.seconds_per_instruction;
             let end = if k == 1 {
-                // The core that frees first: no sorting for the common one-core job.
-                let mut first = 0;
-                for c in 1..cores.len() {
-                    if cores[c] < cores[first] {
-                        first = c;
-                    }
+                // The core that frees first: no sorting for the common one-core job, and no
+                // branch to mispredict on which core that is.
+                let (mut first, mut free) = (0, cores[0]);
+                for (c, &at) in cores.iter().enumerate().skip(1) {
+                    let earlier = at < free;
+                    first = if earlier { c } else { first };
+                    free = if earlier { at } else { free };
                 }
-                let end = cores[first] + run;
+                let end = free + run;
                 cores[first] = end;
                 end
             } else {
@@ -254,12 +255,12 @@ impl<'a> Placement<'a> {
                 finish[step.job] = expected;
             }
             t.makespan = t.makespan.max(expected);
-            let late = expected - step.deadline_s;
-            if late > 0.0 {
-                t.late_jobs += 1;
-                t.late_gold += u32::from(step.gold);
-                t.risk += step.weight * late;
-            }
+            // Branch-free: whether a job is late is as hard to predict as which core it takes.
+            let late = (expected - step.deadline_s).max(0.0);
+            let is_late = u32::from(late > 0.0);
+            t.late_jobs += is_late;
+            t.late_gold += is_late & u32::from(step.gold);
+            t.risk += step.weight * late;
             t.cost += step.gigawork * lane.price;
             t.energy += step.gigawork * lane.energy;
         }

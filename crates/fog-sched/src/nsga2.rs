@@ -174,11 +174,11 @@ fn offspring(problem: &dyn Problem, ranked: &Ranked, config: &Nsga2Config, rng: 
     let n = ranked.population.len();
     let mut children: Vec<Vec<f64>> = Vec::with_capacity(config.pop_size);
     // Genes by hash, so a duplicate check compares only the few with the same hash.
-    let mut parents: HashMap<u64, Vec<usize>> = HashMap::with_capacity(n);
+    let mut parents = ByHash::with_capacity_and_hasher(n, Default::default());
     for (i, p) in ranked.population.iter().enumerate() {
         parents.entry(gene_hash(&p.x)).or_default().push(i);
     }
-    let mut kept: HashMap<u64, Vec<usize>> = HashMap::with_capacity(config.pop_size);
+    let mut kept = ByHash::with_capacity_and_hasher(config.pop_size, Default::default());
     // pymoo draws tournament competitors from successive random permutations of the population.
     let mut pool: Vec<usize> = Vec::new();
     let mut draw = |rng: &mut Rng| {
@@ -194,12 +194,10 @@ fn offspring(problem: &dyn Problem, ranked: &Ranked, config: &Nsga2Config, rng: 
         let matings = (config.pop_size - children.len()).div_ceil(2);
         let mut batch = Vec::with_capacity(matings * 2);
         for _ in 0..matings {
-            let mates: Vec<usize> = (0..2)
-                .map(|_| {
-                    let (a, b) = (draw(rng), draw(rng));
-                    tournament(ranked, a, b, rng)
-                })
-                .collect();
+            let mates: [usize; 2] = std::array::from_fn(|_| {
+                let (a, b) = (draw(rng), draw(rng));
+                tournament(ranked, a, b, rng)
+            });
             let (mut c1, mut c2) =
                 config.crossover.cross(problem, &ranked.population[mates[0]].x, &ranked.population[mates[1]].x, rng);
             for c in [&mut c1, &mut c2] {
@@ -223,10 +221,27 @@ fn offspring(problem: &dyn Problem, ranked: &Ranked, config: &Nsga2Config, rng: 
     children
 }
 
-/// FNV-1a over the genes' bits; -0.0 hashes as 0.0, so genes that are `==` hash alike.
+/// A hash of the genes' bits (adding 0.0 turns -0.0 into 0.0, so genes that are `==` hash
+/// alike): a rotate-and-xor chain, mixed once at the end, cheap enough to run on every child.
 fn gene_hash(x: &[f64]) -> u64 {
-    x.iter().fold(0xcbf2_9ce4_8422_2325, |h, v| {
-        let bits = if *v == 0.0 { 0 } else { v.to_bits() };
-        (h ^ bits).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    let h = x.iter().fold(0u64, |h, v| h.rotate_left(23) ^ (v + 0.0).to_bits());
+    (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ (h >> 32)
 }
+
+/// The map keys are hashes already: use them as they are.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = bytes.iter().fold(self.0, |h, b| h.rotate_left(8) ^ u64::from(*b));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type ByHash = HashMap<u64, Vec<usize>, std::hash::BuildHasherDefault<Prehashed>>;

@@ -56,7 +56,18 @@ impl Exponent {
 
     fn pow(self, x: f64) -> f64 {
         match self.whole {
-            Some(k) => x.powi(k),
+            // Squaring inline: `powi` with a run-time exponent is a library call.
+            Some(mut k) => {
+                let (mut base, mut product) = (x, 1.0);
+                while k > 0 {
+                    if k & 1 == 1 {
+                        product *= base;
+                    }
+                    base *= base;
+                    k >>= 1;
+                }
+                product
+            }
             None => x.powf(self.k),
         }
     }
@@ -65,6 +76,14 @@ impl Exponent {
         match self.halvings {
             Some(n) => (0..n).fold(x, |v, _| v.sqrt()),
             None => x.powf(1.0 / self.k),
+        }
+    }
+
+    /// Two roots at once: their square-root chains interleave instead of waiting on each other.
+    fn root_pair(self, x: f64, y: f64) -> (f64, f64) {
+        match self.halvings {
+            Some(n) => (0..n).fold((x, y), |(a, b), _| (a.sqrt(), b.sqrt())),
+            None => (self.root(x), self.root(y)),
         }
     }
 }
@@ -85,16 +104,19 @@ impl Sbx {
             let (y1, y2) = if a[i] < b[i] { (a[i], b[i]) } else { (b[i], a[i]) };
             let delta = y2 - y1;
             let rand = rng.next_f64();
-            let betaq = |beta: f64| {
+            // What betaq is the (η+1)-th root of, for one side's spread β.
+            let radicand = |beta: f64| {
                 let alpha = 2.0 - 1.0 / exponent.pow(beta);
                 if rand <= 1.0 / alpha {
-                    exponent.root(rand * alpha)
+                    rand * alpha
                 } else {
-                    exponent.root(1.0 / (2.0 - rand * alpha))
+                    1.0 / (2.0 - rand * alpha)
                 }
             };
-            let mut v1 = 0.5 * ((y1 + y2) - betaq(1.0 + 2.0 * (y1 - lo) / delta) * delta);
-            let mut v2 = 0.5 * ((y1 + y2) + betaq(1.0 + 2.0 * (hi - y2) / delta) * delta);
+            let (betaq1, betaq2) =
+                exponent.root_pair(radicand(1.0 + 2.0 * (y1 - lo) / delta), radicand(1.0 + 2.0 * (hi - y2) / delta));
+            let mut v1 = 0.5 * ((y1 + y2) - betaq1 * delta);
+            let mut v2 = 0.5 * ((y1 + y2) + betaq2 * delta);
             if rng.next_f64() < self.prob_exch {
                 std::mem::swap(&mut v1, &mut v2);
             }
