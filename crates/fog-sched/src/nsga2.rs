@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use crate::operators::{PolynomialMutation, Sbx};
-use crate::problem::{repair, Individual, Problem};
+use crate::problem::{Individual, Problem, Space};
 use crate::rng::Rng;
 use crate::sort::{crowding_distance, dominates, non_dominated_fronts};
 
@@ -64,10 +64,11 @@ struct Ranked {
 pub fn run(problem: &dyn Problem, config: &Nsga2Config) -> Outcome {
     let mut rng = Rng::new(config.seed);
     let n_var = problem.n_var();
+    let space = Space::of(problem);
     let seeded = config.initial.iter().take(config.pop_size).map(|x| {
         let mut x = x.clone();
         x.resize(n_var, 0.0);
-        repair(problem, &mut x);
+        space.repair(&mut x);
         x
     });
     let initial: Vec<Vec<f64>> = seeded
@@ -75,19 +76,16 @@ pub fn run(problem: &dyn Problem, config: &Nsga2Config) -> Outcome {
         .into_iter()
         .chain((config.initial.len().min(config.pop_size)..config.pop_size).map(|_| {
             let mut x: Vec<f64> = (0..n_var)
-                .map(|i| {
-                    let (lo, hi) = problem.bounds(i);
-                    lo + rng.next_f64() * (hi - lo)
-                })
+                .map(|i| space.lo[i] + rng.next_f64() * (space.hi[i] - space.lo[i]))
                 .collect();
-            repair(problem, &mut x);
+            space.repair(&mut x);
             x
         }))
         .collect();
     let mut evaluations = initial.len();
     let mut ranked = survive(evaluate_all(problem, initial, config.threads), config.pop_size, &mut rng);
     for _ in 0..config.generations {
-        let children = offspring(problem, &ranked, config, &mut rng);
+        let children = offspring(&space, &ranked, config, &mut rng);
         evaluations += children.len();
         let mut merged = std::mem::take(&mut ranked.population);
         merged.extend(evaluate_all(problem, children, config.threads));
@@ -170,7 +168,7 @@ fn tournament(ranked: &Ranked, a: usize, b: usize, rng: &mut Rng) -> usize {
     }
 }
 
-fn offspring(problem: &dyn Problem, ranked: &Ranked, config: &Nsga2Config, rng: &mut Rng) -> Vec<Vec<f64>> {
+fn offspring(space: &Space, ranked: &Ranked, config: &Nsga2Config, rng: &mut Rng) -> Vec<Vec<f64>> {
     let n = ranked.population.len();
     let mut children: Vec<Vec<f64>> = Vec::with_capacity(config.pop_size);
     // Genes by hash, so a duplicate check compares only the few with the same hash.
@@ -199,10 +197,10 @@ fn offspring(problem: &dyn Problem, ranked: &Ranked, config: &Nsga2Config, rng: 
                 tournament(ranked, a, b, rng)
             });
             let (mut c1, mut c2) =
-                config.crossover.cross(problem, &ranked.population[mates[0]].x, &ranked.population[mates[1]].x, rng);
+                config.crossover.cross(space, &ranked.population[mates[0]].x, &ranked.population[mates[1]].x, rng);
             for c in [&mut c1, &mut c2] {
-                config.mutation.mutate(problem, c, rng);
-                repair(problem, c);
+                config.mutation.mutate(space, c, rng);
+                space.repair(c);
             }
             batch.push(c1);
             batch.push(c2);

@@ -7,7 +7,7 @@
 
 use crate::nsga2::Outcome;
 use crate::operators::{PolynomialMutation, Sbx};
-use crate::problem::{repair, Individual, Problem};
+use crate::problem::{Individual, Problem, Space};
 use crate::rng::Rng;
 use crate::sort::non_dominated_fronts;
 
@@ -47,18 +47,16 @@ struct Normaliser {
 
 pub fn run(problem: &dyn Problem, config: &Nsga3Config) -> Outcome {
     let mut rng = Rng::new(config.seed);
+    let space = Space::of(problem);
     let size = config.pop_size();
     let m = problem.n_obj();
     let mut norm = Normaliser { ideal: vec![f64::INFINITY; m], worst: vec![f64::NEG_INFINITY; m], extremes: None };
     let mut population: Vec<Individual> = (0..size)
         .map(|_| {
             let mut x: Vec<f64> = (0..problem.n_var())
-                .map(|i| {
-                    let (lo, hi) = problem.bounds(i);
-                    lo + rng.next_f64() * (hi - lo)
-                })
+                .map(|i| space.lo[i] + rng.next_f64() * (space.hi[i] - space.lo[i]))
                 .collect();
-            repair(problem, &mut x);
+            space.repair(&mut x);
             Individual::evaluate(problem, x)
         })
         .collect();
@@ -69,10 +67,10 @@ pub fn run(problem: &dyn Problem, config: &Nsga3Config) -> Outcome {
         while children.len() < size {
             let a = pick(&population, &mut rng);
             let b = pick(&population, &mut rng);
-            let (c1, c2) = config.crossover.cross(problem, &population[a].x, &population[b].x, &mut rng);
+            let (c1, c2) = config.crossover.cross(&space, &population[a].x, &population[b].x, &mut rng);
             for mut c in [c1, c2] {
-                config.mutation.mutate(problem, &mut c, &mut rng);
-                repair(problem, &mut c);
+                config.mutation.mutate(&space, &mut c, &mut rng);
+                space.repair(&mut c);
                 let duplicate = population.iter().any(|p| p.x == c) || children.iter().any(|k: &Individual| k.x == c);
                 if !duplicate && children.len() < size {
                     children.push(Individual::evaluate(problem, c));

@@ -1,7 +1,7 @@
 //! Variation operators with pymoo's semantics (pymoo 0.6), so results compare with it:
 //! simulated binary crossover (SBX) and polynomial mutation (PM).
 
-use crate::problem::Problem;
+use crate::problem::Space;
 use crate::rng::Rng;
 
 /// SBX: with probability `prob` per mating the parents are crossed; then each variable is
@@ -90,7 +90,7 @@ impl Exponent {
 
 impl Sbx {
     /// Two children of two parents.
-    pub fn cross(&self, problem: &dyn Problem, a: &[f64], b: &[f64], rng: &mut Rng) -> (Vec<f64>, Vec<f64>) {
+    pub fn cross(&self, space: &Space, a: &[f64], b: &[f64], rng: &mut Rng) -> (Vec<f64>, Vec<f64>) {
         let (mut c1, mut c2) = (a.to_vec(), b.to_vec());
         if rng.next_f64() >= self.prob {
             return (c1, c2);
@@ -100,7 +100,7 @@ impl Sbx {
             if rng.next_f64() >= self.prob_var || (a[i] - b[i]).abs() <= EPS {
                 continue;
             }
-            let (lo, hi) = problem.bounds(i);
+            let (lo, hi) = (space.lo[i], space.hi[i]);
             let (y1, y2) = if a[i] < b[i] { (a[i], b[i]) } else { (b[i], a[i]) };
             let delta = y2 - y1;
             let rand = rng.next_f64();
@@ -128,14 +128,14 @@ impl Sbx {
 }
 
 impl PolynomialMutation {
-    pub fn mutate(&self, problem: &dyn Problem, x: &mut [f64], rng: &mut Rng) {
+    pub fn mutate(&self, space: &Space, x: &mut [f64], rng: &mut Rng) {
         let prob_var = self.prob_var.unwrap_or_else(|| (1.0 / x.len() as f64).min(0.5));
         let exponent = Exponent::new(self.eta + 1.0);
         for (i, v) in x.iter_mut().enumerate() {
             if rng.next_f64() >= prob_var {
                 continue;
             }
-            let (lo, hi) = problem.bounds(i);
+            let (lo, hi) = (space.lo[i], space.hi[i]);
             if hi <= lo {
                 continue;
             }

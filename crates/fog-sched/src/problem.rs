@@ -46,13 +46,29 @@ impl Individual {
     }
 }
 
-/// Rounds integer genes and clips every gene to its bounds.
-pub fn repair(problem: &dyn Problem, x: &mut [f64]) {
-    for (i, v) in x.iter_mut().enumerate() {
-        let (lo, hi) = problem.bounds(i);
-        if problem.gene(i) == Gene::Integer {
-            *v = v.round();
+/// Every gene's bounds and kind, read from the problem once per run: the operators consult
+/// them for every gene of every child.
+#[derive(Debug, Clone)]
+pub struct Space {
+    pub lo: Vec<f64>,
+    pub hi: Vec<f64>,
+    pub integer: Vec<bool>,
+}
+
+impl Space {
+    pub fn of(problem: &dyn Problem) -> Space {
+        let n = problem.n_var();
+        let (lo, hi) = (0..n).map(|i| problem.bounds(i)).unzip();
+        Space { lo, hi, integer: (0..n).map(|i| problem.gene(i) == Gene::Integer).collect() }
+    }
+
+    /// Rounds integer genes and clips every gene to its bounds.
+    pub fn repair(&self, x: &mut [f64]) {
+        for (i, v) in x.iter_mut().enumerate() {
+            if self.integer[i] {
+                *v = v.round();
+            }
+            *v = v.clamp(self.lo[i], self.hi[i]);
         }
-        *v = v.clamp(lo, hi);
     }
 }
