@@ -3,7 +3,7 @@
 //! mutation, duplicate children dropped, and rank-and-crowding survival of parents and
 //! children together. Seeded and bit-reproducible.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use crate::operators::{PolynomialMutation, Sbx};
 use crate::problem::{Individual, Problem, Space};
@@ -171,12 +171,9 @@ fn tournament(ranked: &Ranked, a: usize, b: usize, rng: &mut Rng) -> usize {
 fn offspring(space: &Space, ranked: &Ranked, config: &Nsga2Config, rng: &mut Rng) -> Vec<Vec<f64>> {
     let n = ranked.population.len();
     let mut children: Vec<Vec<f64>> = Vec::with_capacity(config.pop_size);
-    // Genes by hash, so a duplicate check compares only the few with the same hash.
-    let mut parents = ByHash::with_capacity_and_hasher(n, Default::default());
-    for (i, p) in ranked.population.iter().enumerate() {
-        parents.entry(gene_hash(&p.x)).or_default().push(i);
-    }
-    let mut kept = ByHash::with_capacity_and_hasher(config.pop_size, Default::default());
+    // The genes' hashes, so most children are known to be new without comparing genes.
+    let parents: Hashes = ranked.population.iter().map(|p| gene_hash(&p.x)).collect();
+    let mut kept = Hashes::with_capacity_and_hasher(config.pop_size, Default::default());
     // pymoo draws tournament competitors from successive random permutations of the population.
     let mut pool: Vec<usize> = Vec::new();
     let mut draw = |rng: &mut Rng| {
@@ -208,10 +205,11 @@ fn offspring(space: &Space, ranked: &Ranked, config: &Nsga2Config, rng: &mut Rng
         for child in batch {
             // Exact duplicates of a parent or of another child are dropped, as pymoo does.
             let key = gene_hash(&child);
-            let duplicate = parents.get(&key).is_some_and(|c| c.iter().any(|&i| ranked.population[i].x == child))
-                || kept.get(&key).is_some_and(|c| c.iter().any(|&i| children[i] == child));
+            // A hash seen before is a duplicate or, rarely, a collision: compare the genes then.
+            let duplicate = (parents.contains(&key) && ranked.population.iter().any(|p| p.x == child))
+                || (kept.contains(&key) && children.contains(&child));
             if !duplicate && children.len() < config.pop_size {
-                kept.entry(key).or_default().push(children.len());
+                kept.insert(key);
                 children.push(child);
             }
         }
@@ -242,4 +240,4 @@ impl std::hash::Hasher for Prehashed {
     }
 }
 
-type ByHash = HashMap<u64, Vec<usize>, std::hash::BuildHasherDefault<Prehashed>>;
+type Hashes = HashSet<u64, std::hash::BuildHasherDefault<Prehashed>>;
