@@ -75,9 +75,8 @@ pub fn run(problem: &dyn Problem, config: &Nsga2Config) -> Outcome {
         .collect::<Vec<_>>()
         .into_iter()
         .chain((config.initial.len().min(config.pop_size)..config.pop_size).map(|_| {
-            let mut x: Vec<f64> = (0..n_var)
-                .map(|i| space.lo[i] + rng.next_f64() * (space.hi[i] - space.lo[i]))
-                .collect();
+            let mut x: Vec<f64> =
+                (0..n_var).map(|i| space.lo[i] + rng.next_f64() * (space.hi[i] - space.lo[i])).collect();
             space.repair(&mut x);
             x
         }))

@@ -53,9 +53,8 @@ pub fn run(problem: &dyn Problem, config: &Nsga3Config) -> Outcome {
     let mut norm = Normaliser { ideal: vec![f64::INFINITY; m], worst: vec![f64::NEG_INFINITY; m], extremes: None };
     let mut population: Vec<Individual> = (0..size)
         .map(|_| {
-            let mut x: Vec<f64> = (0..problem.n_var())
-                .map(|i| space.lo[i] + rng.next_f64() * (space.hi[i] - space.lo[i]))
-                .collect();
+            let mut x: Vec<f64> =
+                (0..problem.n_var()).map(|i| space.lo[i] + rng.next_f64() * (space.hi[i] - space.lo[i])).collect();
             space.repair(&mut x);
             Individual::evaluate(problem, x)
         })

@@ -105,16 +105,19 @@ impl Sbx {
             let delta = y2 - y1;
             let rand = rng.next_f64();
             // What betaq is the (η+1)-th root of, for one side's spread β.
+            // `rand ≤ 1/α` is tested as `rand·α ≤ 1` (α ≥ 1): one division fewer per side.
             let radicand = |beta: f64| {
                 let alpha = 2.0 - 1.0 / exponent.pow(beta);
-                if rand <= 1.0 / alpha {
-                    rand * alpha
+                let r = rand * alpha;
+                if r <= 1.0 {
+                    r
                 } else {
-                    1.0 / (2.0 - rand * alpha)
+                    1.0 / (2.0 - r)
                 }
             };
-            let (betaq1, betaq2) =
-                exponent.root_pair(radicand(1.0 + 2.0 * (y1 - lo) / delta), radicand(1.0 + 2.0 * (hi - y2) / delta));
+            let two_over_delta = 2.0 / delta;
+            let (betaq1, betaq2) = exponent
+                .root_pair(radicand(1.0 + (y1 - lo) * two_over_delta), radicand(1.0 + (hi - y2) * two_over_delta));
             let mut v1 = 0.5 * ((y1 + y2) - betaq1 * delta);
             let mut v2 = 0.5 * ((y1 + y2) + betaq2 * delta);
             if rng.next_f64() < self.prob_exch {
