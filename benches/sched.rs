@@ -14,6 +14,8 @@ fn engine(c: &mut Criterion) {
     let mut group = c.benchmark_group("nsga2");
     group.sample_size(20);
     group.bench_function("zdt1_pop100_gens250", |b| b.iter(|| nsga2(&Zdt::Zdt1, &Nsga2Config::default())));
+    let two = Nsga2Config { threads: 2, ..Nsga2Config::default() };
+    group.bench_function("zdt1_pop100_gens250_2_threads", |b| b.iter(|| nsga2(&Zdt::Zdt1, &two)));
     group.finish();
 
     let population: Vec<Individual> =

@@ -19,7 +19,7 @@ pub fn run(request: &BenchRequest) -> Result<((String, String), Vec<Figure>), St
                     "pop × gens is at most {MAX_EVALUATIONS} evaluations here; use `fog bench nsga` for more"
                 ));
             }
-            let r = fog_sched::bench::nsga(&problem, &algorithm, pop, gens, seed)?;
+            let r = fog_sched::bench::nsga(&problem, &algorithm, pop, gens, seed, 1)?;
             let name = if algorithm == "nsga3" { "NSGA-III" } else { "NSGA-II" };
             let title = format!("{name} on {problem}, population {} × {gens} generations, seed {seed}", r.pop);
             let reference = r.reference_point.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(", ");

@@ -23,6 +23,7 @@ pub struct NsgaReport {
     pub pop: usize,
     pub gens: usize,
     pub seed: u64,
+    pub threads: usize,
     pub evaluations: usize,
     pub front_size: usize,
     pub hypervolume: f64,
@@ -33,9 +34,19 @@ pub struct NsgaReport {
 
 /// One run of `algorithm` ("nsga2", or "nsga3" with Das–Dennis directions: 99 partitions for
 /// two objectives, 12 for three, so about `pop` is ignored for it) on `problem`.
-pub fn nsga(problem: &str, algorithm: &str, pop: usize, gens: usize, seed: u64) -> Result<NsgaReport, String> {
+pub fn nsga(
+    problem: &str,
+    algorithm: &str,
+    pop: usize,
+    gens: usize,
+    seed: u64,
+    threads: usize,
+) -> Result<NsgaReport, String> {
     if !(4..=100_000).contains(&pop) {
         return Err(format!("the population must be 4 to 100000, got {pop}"));
+    }
+    if !(1..=256).contains(&threads) {
+        return Err(format!("the threads must be 1 to 256, got {threads}"));
     }
     if gens > 1_000_000 {
         return Err(format!("the generations must be at most 1000000, got {gens}"));
@@ -60,7 +71,7 @@ pub fn nsga(problem: &str, algorithm: &str, pop: usize, gens: usize, seed: u64) 
     let started = Instant::now();
     let (outcome, pop) = match algorithm {
         "nsga2" => {
-            let config = Nsga2Config { pop_size: pop, generations: gens, seed, ..Nsga2Config::default() };
+            let config = Nsga2Config { pop_size: pop, generations: gens, seed, threads, ..Nsga2Config::default() };
             (run(instance.as_ref(), &config), pop)
         }
         "nsga3" => {
@@ -78,6 +89,7 @@ pub fn nsga(problem: &str, algorithm: &str, pop: usize, gens: usize, seed: u64) 
         pop,
         gens,
         seed,
+        threads,
         evaluations: outcome.evaluations,
         front_size: front.len(),
         hypervolume: hypervolume(&front, &reference),
@@ -180,13 +192,16 @@ pub fn placement(
 mod tests {
     #[test]
     fn reports_and_refuses() {
-        let report = super::nsga("zdt1", "nsga2", 20, 60, 1).unwrap();
+        let report = super::nsga("zdt1", "nsga2", 20, 60, 1, 1).unwrap();
         assert_eq!((report.evaluations, report.reference_point.clone()), (1220, vec![1.1, 1.1]));
         assert!(report.hypervolume > 0.0 && report.igd.is_finite());
-        assert!(super::nsga("zdt9", "nsga2", 20, 5, 1).unwrap_err().contains("zdt1"));
-        assert!(super::nsga("zdt1", "nsga2", 2, 5, 1).is_err());
-        assert!(super::nsga("zdt1", "nsga4", 20, 5, 1).is_err());
-        let three = super::nsga("dtlz2", "nsga3", 20, 3, 1).unwrap();
+        assert!(super::nsga("zdt9", "nsga2", 20, 5, 1, 1).unwrap_err().contains("zdt1"));
+        assert!(super::nsga("zdt1", "nsga2", 2, 5, 1, 1).is_err());
+        assert!(super::nsga("zdt1", "nsga4", 20, 5, 1, 1).is_err());
+        // Threads change the wall time, not the result.
+        let two = super::nsga("zdt1", "nsga2", 20, 60, 1, 2).unwrap();
+        assert_eq!((two.hypervolume, two.evaluations), (report.hypervolume, report.evaluations));
+        let three = super::nsga("dtlz2", "nsga3", 20, 3, 1, 1).unwrap();
         assert_eq!((three.reference_point.len(), three.pop), (3, 92));
         let placed = super::placement(40, 5, 20, 10, 1).unwrap();
         assert!(placed.makespan_s <= placed.fifo_makespan_s && placed.front_size >= 1);

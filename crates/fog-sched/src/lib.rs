@@ -11,6 +11,7 @@ pub mod model;
 pub mod nsga2;
 pub mod nsga3;
 pub mod operators;
+mod pool;
 pub mod problem;
 pub mod problems;
 pub mod queue;

@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 
 use crate::operators::{PolynomialMutation, Sbx};
+use crate::pool::Pool;
 use crate::problem::{Individual, Problem, Space};
 use crate::rng::Rng;
 use crate::sort::{crowding_distance, dominates, non_dominated_fronts};
@@ -17,8 +18,8 @@ pub struct Nsga2Config {
     pub seed: u64,
     pub crossover: Sbx,
     pub mutation: PolynomialMutation,
-    /// Threads that evaluate children; 1 evaluates on the calling thread. Worth more than one
-    /// only when an evaluation costs more than spawning does (the scheduling model, not ZDT).
+    /// Threads that vary and evaluate children (they live as long as the run); 1 does all on
+    /// the calling thread. Results do not depend on it: each mating has its own random stream.
     pub threads: usize,
     /// Solutions to start from (e.g. the plans of simple heuristics); the rest of the initial
     /// population is random.
@@ -61,6 +62,13 @@ struct Ranked {
     crowding: Vec<f64>,
 }
 
+/// What the pool's threads do: evaluate a solution, or cross two parents' genes into two
+/// children, mutate and repair them with the mating's own random stream, and evaluate both.
+enum Work {
+    Evaluate(Vec<f64>),
+    Mate(Vec<f64>, Vec<f64>, u64),
+}
+
 pub fn run(problem: &dyn Problem, config: &Nsga2Config) -> Outcome {
     let mut rng = Rng::new(config.seed);
     let n_var = problem.n_var();
@@ -69,49 +77,43 @@ pub fn run(problem: &dyn Problem, config: &Nsga2Config) -> Outcome {
         let mut x = x.clone();
         x.resize(n_var, 0.0);
         space.repair(&mut x);
-        x
+        Work::Evaluate(x)
     });
-    let initial: Vec<Vec<f64>> = seeded
+    let initial: Vec<Work> = seeded
         .collect::<Vec<_>>()
         .into_iter()
         .chain((config.initial.len().min(config.pop_size)..config.pop_size).map(|_| {
             let mut x: Vec<f64> =
                 (0..n_var).map(|i| space.lo[i] + rng.next_f64() * (space.hi[i] - space.lo[i])).collect();
             space.repair(&mut x);
-            x
+            Work::Evaluate(x)
         }))
         .collect();
-    let mut evaluations = initial.len();
-    let mut ranked = survive(evaluate_all(problem, initial, config.threads), config.pop_size, &mut rng);
-    for _ in 0..config.generations {
-        let children = offspring(&space, &ranked, config, &mut rng);
-        evaluations += children.len();
-        let mut merged = std::mem::take(&mut ranked.population);
-        merged.extend(evaluate_all(problem, children, config.threads));
-        ranked = survive(merged, config.pop_size, &mut rng);
-    }
-    Outcome { population: ranked.population, rank: ranked.rank, crowding: ranked.crowding, evaluations }
-}
-
-fn evaluate_all(problem: &dyn Problem, xs: Vec<Vec<f64>>, threads: usize) -> Vec<Individual> {
-    if threads <= 1 || xs.len() < 2 {
-        return xs.into_iter().map(|x| Individual::evaluate(problem, x)).collect();
-    }
-    let chunk = xs.len().div_ceil(threads);
-    let mut chunks: Vec<Vec<Vec<f64>>> = Vec::new();
-    let mut xs = xs.into_iter().peekable();
-    while xs.peek().is_some() {
-        chunks.push(xs.by_ref().take(chunk).collect());
-    }
-    let evaluate = move |c: Vec<Vec<f64>>| c.into_iter().map(|x| Individual::evaluate(problem, x)).collect::<Vec<_>>();
-    // The calling thread takes the last chunk itself: one spawn fewer per generation.
-    let last = chunks.pop().expect("at least one chunk");
+    let work = |work: Work| match work {
+        Work::Evaluate(x) => (Individual::evaluate(problem, x), None),
+        Work::Mate(mut c1, mut c2, seed) => {
+            let mut rng = Rng::new(seed);
+            config.crossover.cross_in_place(&space, &mut c1, &mut c2, &mut rng);
+            for c in [&mut c1, &mut c2] {
+                config.mutation.mutate(&space, c, &mut rng);
+                space.repair(c);
+            }
+            (Individual::evaluate(problem, c1), Some(Individual::evaluate(problem, c2)))
+        }
+    };
     std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks.into_iter().map(|c| scope.spawn(move || evaluate(c))).collect();
-        let mine = evaluate(last);
-        let mut all: Vec<Individual> = handles.into_iter().flat_map(|h| h.join().expect("evaluation thread")).collect();
-        all.extend(mine);
-        all
+        let pool = Pool::new(scope, config.threads, &work);
+        let mut evaluations = initial.len();
+        let first = pool.map(initial).into_iter().map(|(individual, _)| individual).collect();
+        let mut ranked = survive(first, config.pop_size, &mut rng);
+        for _ in 0..config.generations {
+            let children = offspring(&ranked, config, &mut rng, &pool);
+            evaluations += children.len();
+            let mut merged = std::mem::take(&mut ranked.population);
+            merged.extend(children);
+            ranked = survive(merged, config.pop_size, &mut rng);
+        }
+        Outcome { population: ranked.population, rank: ranked.rank, crowding: ranked.crowding, evaluations }
     })
 }
 
@@ -167,54 +169,58 @@ fn tournament(ranked: &Ranked, a: usize, b: usize, rng: &mut Rng) -> usize {
     }
 }
 
-fn offspring(space: &Space, ranked: &Ranked, config: &Nsga2Config, rng: &mut Rng) -> Vec<Vec<f64>> {
+/// The next generation's children: parents chosen by tournament here (pymoo's order of
+/// random draws), varied and evaluated on the pool; exact duplicates of a parent or of another
+/// child are dropped, as pymoo does, and more are made until there are enough.
+fn offspring<F>(ranked: &Ranked, config: &Nsga2Config, rng: &mut Rng, pool: &Pool<Work, Made, F>) -> Vec<Individual>
+where
+    F: Fn(Work) -> Made + Sync,
+{
     let n = ranked.population.len();
-    let mut children: Vec<Vec<f64>> = Vec::with_capacity(config.pop_size);
+    let mut children: Vec<Individual> = Vec::with_capacity(config.pop_size);
     // The genes' hashes, so most children are known to be new without comparing genes.
     let parents: Hashes = ranked.population.iter().map(|p| gene_hash(&p.x)).collect();
     let mut kept = Hashes::with_capacity_and_hasher(config.pop_size, Default::default());
     // pymoo draws tournament competitors from successive random permutations of the population.
-    let mut pool: Vec<usize> = Vec::new();
+    let mut draws: Vec<usize> = Vec::new();
     let mut draw = |rng: &mut Rng| {
-        if pool.is_empty() {
-            pool = rng.permutation(n);
+        if draws.is_empty() {
+            draws = rng.permutation(n);
         }
-        pool.pop().expect("refilled")
+        draws.pop().expect("refilled")
     };
     for _attempt in 0..100 {
         if children.len() >= config.pop_size {
             break;
         }
         let matings = (config.pop_size - children.len()).div_ceil(2);
-        let mut batch = Vec::with_capacity(matings * 2);
-        for _ in 0..matings {
-            let mates: [usize; 2] = std::array::from_fn(|_| {
-                let (a, b) = (draw(rng), draw(rng));
-                tournament(ranked, a, b, rng)
-            });
-            let (mut c1, mut c2) =
-                config.crossover.cross(space, &ranked.population[mates[0]].x, &ranked.population[mates[1]].x, rng);
-            for c in [&mut c1, &mut c2] {
-                config.mutation.mutate(space, c, rng);
-                space.repair(c);
-            }
-            batch.push(c1);
-            batch.push(c2);
-        }
-        for child in batch {
-            // Exact duplicates of a parent or of another child are dropped, as pymoo does.
-            let key = gene_hash(&child);
-            // A hash seen before is a duplicate or, rarely, a collision: compare the genes then.
-            let duplicate = (parents.contains(&key) && ranked.population.iter().any(|p| p.x == child))
-                || (kept.contains(&key) && children.contains(&child));
-            if !duplicate && children.len() < config.pop_size {
-                kept.insert(key);
-                children.push(child);
+        let work: Vec<Work> = (0..matings)
+            .map(|_| {
+                let [a, b]: [usize; 2] = std::array::from_fn(|_| {
+                    let (a, b) = (draw(rng), draw(rng));
+                    tournament(ranked, a, b, rng)
+                });
+                Work::Mate(ranked.population[a].x.clone(), ranked.population[b].x.clone(), rng.next_u64())
+            })
+            .collect();
+        for (first, second) in pool.map(work) {
+            for child in std::iter::once(first).chain(second) {
+                let key = gene_hash(&child.x);
+                // A hash seen before is a duplicate or, rarely, a collision: compare the genes then.
+                let duplicate = (parents.contains(&key) && ranked.population.iter().any(|p| p.x == child.x))
+                    || (kept.contains(&key) && children.iter().any(|c| c.x == child.x));
+                if !duplicate && children.len() < config.pop_size {
+                    kept.insert(key);
+                    children.push(child);
+                }
             }
         }
     }
     children
 }
+
+/// One or two evaluated solutions, as a piece of [`Work`] makes them.
+type Made = (Individual, Option<Individual>);
 
 /// A hash of the genes' bits (adding 0.0 turns -0.0 into 0.0, so genes that are `==` hash
 /// alike): a rotate-and-xor chain, mixed once at the end, cheap enough to run on every child.

@@ -92,16 +92,23 @@ impl Sbx {
     /// Two children of two parents.
     pub fn cross(&self, space: &Space, a: &[f64], b: &[f64], rng: &mut Rng) -> (Vec<f64>, Vec<f64>) {
         let (mut c1, mut c2) = (a.to_vec(), b.to_vec());
+        self.cross_in_place(space, &mut c1, &mut c2, rng);
+        (c1, c2)
+    }
+
+    /// Crosses two parents' genes into two children where they lie.
+    pub fn cross_in_place(&self, space: &Space, c1: &mut [f64], c2: &mut [f64], rng: &mut Rng) {
         if rng.next_f64() >= self.prob {
-            return (c1, c2);
+            return;
         }
         let exponent = Exponent::new(self.eta + 1.0);
-        for i in 0..a.len() {
-            if rng.next_f64() >= self.prob_var || (a[i] - b[i]).abs() <= EPS {
+        for i in 0..c1.len() {
+            let (a, b) = (c1[i], c2[i]);
+            if rng.next_f64() >= self.prob_var || (a - b).abs() <= EPS {
                 continue;
             }
             let (lo, hi) = (space.lo[i], space.hi[i]);
-            let (y1, y2) = if a[i] < b[i] { (a[i], b[i]) } else { (b[i], a[i]) };
+            let (y1, y2) = if a < b { (a, b) } else { (b, a) };
             let delta = y2 - y1;
             let rand = rng.next_f64();
             // What betaq is the (η+1)-th root of, for one side's spread β.
@@ -126,7 +133,6 @@ impl Sbx {
             c1[i] = v1.clamp(lo, hi);
             c2[i] = v2.clamp(lo, hi);
         }
-        (c1, c2)
     }
 }
 

@@ -88,6 +88,9 @@ enum BenchCommand {
         gens: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Threads that vary and evaluate children (nsga2; the result is the same).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
     /// One placement round (NSGA-II over the scheduling model) on a synthetic instance: wall
     /// time, the chosen plan against FIFO first-fit, and the process's peak memory, as JSON.
@@ -119,8 +122,9 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
             json["peak_rss_bytes"] = peak_rss_bytes().into();
             println!("{json}");
         }
-        BenchCommand::Nsga { problem, algorithm, pop, gens, seed } => {
-            let report = fog_sched::bench::nsga(&problem, &algorithm, pop, gens, seed).map_err(anyhow::Error::msg)?;
+        BenchCommand::Nsga { problem, algorithm, pop, gens, seed, threads } => {
+            let report =
+                fog_sched::bench::nsga(&problem, &algorithm, pop, gens, seed, threads).map_err(anyhow::Error::msg)?;
             println!("{}", serde_json::to_string(&report)?);
         }
     }
