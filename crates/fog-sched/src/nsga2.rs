@@ -96,7 +96,7 @@ pub fn run(problem: &dyn Problem, config: &Nsga2Config) -> Outcome {
             config.crossover.cross_in_place(&space, &mut c1, &mut c2, &mut rng);
             for c in [&mut c1, &mut c2] {
                 config.mutation.mutate(&space, c, &mut rng);
-                space.repair(c);
+                space.round_integers(c);
             }
             (Individual::evaluate(problem, c1), Some(Individual::evaluate(problem, c2)))
         }

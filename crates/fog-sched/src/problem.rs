@@ -53,13 +53,27 @@ pub struct Space {
     pub lo: Vec<f64>,
     pub hi: Vec<f64>,
     pub integer: Vec<bool>,
+    any_integer: bool,
 }
 
 impl Space {
     pub fn of(problem: &dyn Problem) -> Space {
         let n = problem.n_var();
         let (lo, hi) = (0..n).map(|i| problem.bounds(i)).unzip();
-        Space { lo, hi, integer: (0..n).map(|i| problem.gene(i) == Gene::Integer).collect() }
+        let integer: Vec<bool> = (0..n).map(|i| problem.gene(i) == Gene::Integer).collect();
+        Space { lo, hi, any_integer: integer.contains(&true), integer }
+    }
+
+    /// Rounds integer genes; the operators keep every gene within its bounds already.
+    pub fn round_integers(&self, x: &mut [f64]) {
+        if !self.any_integer {
+            return;
+        }
+        for (i, v) in x.iter_mut().enumerate() {
+            if self.integer[i] {
+                *v = v.round().clamp(self.lo[i], self.hi[i]);
+            }
+        }
     }
 
     /// Rounds integer genes and clips every gene to its bounds.

@@ -35,7 +35,7 @@ pub fn non_dominated_fronts(pop: &[Individual]) -> Vec<Vec<usize>> {
         Some(2) => fronts_2d(pop, &feasible),
         _ => fronts_general(pop, &feasible),
     };
-    infeasible.sort_by(|&a, &b| pop[a].cv.total_cmp(&pop[b].cv).then(a.cmp(&b)));
+    infeasible.sort_unstable_by(|&a, &b| pop[a].cv.total_cmp(&pop[b].cv).then(a.cmp(&b)));
     for i in infeasible {
         match fronts.last_mut() {
             Some(front) if !pop[front[0]].feasible() && pop[front[0]].cv == pop[i].cv => front.push(i),
@@ -49,7 +49,10 @@ pub fn non_dominated_fronts(pop: &[Individual]) -> Vec<Vec<usize>> {
 /// whose latest member has a larger second objective (an identical point joins its twin).
 fn fronts_2d(pop: &[Individual], members: &[usize]) -> Vec<Vec<usize>> {
     let mut order = members.to_vec();
-    order.sort_by(|&a, &b| pop[a].f[0].total_cmp(&pop[b].f[0]).then(pop[a].f[1].total_cmp(&pop[b].f[1])));
+    // Unstable with the index as the last key: the order a stable sort gives, without its buffer.
+    order.sort_unstable_by(|&a, &b| {
+        pop[a].f[0].total_cmp(&pop[b].f[0]).then(pop[a].f[1].total_cmp(&pop[b].f[1])).then(a.cmp(&b))
+    });
     let mut fronts: Vec<Vec<usize>> = Vec::new();
     let mut last_f2: Vec<f64> = Vec::new();
     let mut previous: Option<(usize, usize)> = None;
@@ -78,7 +81,7 @@ fn fronts_2d(pop: &[Individual], members: &[usize]) -> Vec<Vec<usize>> {
 /// comparisons than the O(m n²) of pairing everything.
 fn fronts_general(pop: &[Individual], members: &[usize]) -> Vec<Vec<usize>> {
     let mut order = members.to_vec();
-    order.sort_by(|&a, &b| {
+    order.sort_unstable_by(|&a, &b| {
         pop[a]
             .f
             .iter()
@@ -86,6 +89,7 @@ fn fronts_general(pop: &[Individual], members: &[usize]) -> Vec<Vec<usize>> {
             .map(|(x, y)| x.total_cmp(y))
             .find(|o| o.is_ne())
             .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
     });
     let mut fronts: Vec<Vec<usize>> = Vec::new();
     for i in order {
@@ -114,7 +118,8 @@ pub fn crowding_distance(pop: &[Individual], front: &[usize]) -> Vec<f64> {
     let n_obj = pop[front[0]].f.len();
     let mut order: Vec<usize> = (0..n).collect();
     for m in 0..n_obj {
-        order.sort_by(|&a, &b| pop[front[a]].f[m].total_cmp(&pop[front[b]].f[m]));
+        // Ties go by position in the front, so the boundary points are well defined.
+        order.sort_unstable_by(|&a, &b| pop[front[a]].f[m].total_cmp(&pop[front[b]].f[m]).then(a.cmp(&b)));
         let lo = pop[front[order[0]]].f[m];
         let hi = pop[front[order[n - 1]]].f[m];
         distance[order[0]] = f64::INFINITY;
