@@ -66,7 +66,8 @@ struct Ranked {
 /// children, mutate and repair them with the mating's own random stream, and evaluate both.
 enum Work {
     Evaluate(Vec<f64>),
-    Mate(Vec<f64>, Vec<f64>, u64),
+    /// Two individuals whose genes are the parents' (in reused buffers), and a seed.
+    Mate(Individual, Individual, u64),
 }
 
 pub fn run(problem: &dyn Problem, config: &Nsga2Config) -> Outcome {
@@ -93,25 +94,27 @@ pub fn run(problem: &dyn Problem, config: &Nsga2Config) -> Outcome {
         Work::Evaluate(x) => (Individual::evaluate(problem, x), None),
         Work::Mate(mut c1, mut c2, seed) => {
             let mut rng = Rng::new(seed);
-            config.crossover.cross_in_place(&space, &mut c1, &mut c2, &mut rng);
+            config.crossover.cross_in_place(&space, &mut c1.x, &mut c2.x, &mut rng);
             for c in [&mut c1, &mut c2] {
-                config.mutation.mutate(&space, c, &mut rng);
-                space.round_integers(c);
+                config.mutation.mutate(&space, &mut c.x, &mut rng);
+                space.round_integers(&mut c.x);
+                c.reevaluate(problem);
             }
-            (Individual::evaluate(problem, c1), Some(Individual::evaluate(problem, c2)))
+            (c1, Some(c2))
         }
     };
     std::thread::scope(|scope| {
         let pool = Pool::new(scope, config.threads, &work);
         let mut evaluations = initial.len();
         let first = pool.map(initial).into_iter().map(|(individual, _)| individual).collect();
-        let mut ranked = survive(first, config.pop_size, &mut rng);
+        let mut spares = Vec::new();
+        let mut ranked = survive(first, config.pop_size, &mut rng, &mut spares);
         for _ in 0..config.generations {
-            let children = offspring(&ranked, config, &mut rng, &pool);
+            let children = offspring(&ranked, config, &mut rng, &pool, &mut spares);
             evaluations += children.len();
             let mut merged = std::mem::take(&mut ranked.population);
             merged.extend(children);
-            ranked = survive(merged, config.pop_size, &mut rng);
+            ranked = survive(merged, config.pop_size, &mut rng, &mut spares);
         }
         Outcome { population: ranked.population, rank: ranked.rank, crowding: ranked.crowding, evaluations }
     })
@@ -119,7 +122,8 @@ pub fn run(problem: &dyn Problem, config: &Nsga2Config) -> Outcome {
 
 /// Rank-and-crowding survival: whole fronts while they fit, then the most crowded-apart
 /// members of the front that does not (ties broken at random).
-fn survive(pop: Vec<Individual>, size: usize, rng: &mut Rng) -> Ranked {
+/// The members left out go to `spares`, whose buffers the next children reuse.
+fn survive(pop: Vec<Individual>, size: usize, rng: &mut Rng, spares: &mut Vec<Individual>) -> Ranked {
     let fronts = non_dominated_fronts(&pop);
     let mut keep: Vec<(usize, usize, f64)> = Vec::with_capacity(size);
     for (rank, front) in fronts.iter().enumerate() {
@@ -139,6 +143,7 @@ fn survive(pop: Vec<Individual>, size: usize, rng: &mut Rng) -> Ranked {
     }
     let mut slots: Vec<Option<Individual>> = pop.into_iter().map(Some).collect();
     let population = keep.iter().map(|(i, _, _)| slots[*i].take().expect("kept once")).collect();
+    spares.extend(slots.into_iter().flatten());
     Ranked { population, rank: keep.iter().map(|k| k.1).collect(), crowding: keep.iter().map(|k| k.2).collect() }
 }
 
@@ -172,7 +177,13 @@ fn tournament(ranked: &Ranked, a: usize, b: usize, rng: &mut Rng) -> usize {
 /// The next generation's children: parents chosen by tournament here (pymoo's order of
 /// random draws), varied and evaluated on the pool; exact duplicates of a parent or of another
 /// child are dropped, as pymoo does, and more are made until there are enough.
-fn offspring<F>(ranked: &Ranked, config: &Nsga2Config, rng: &mut Rng, pool: &Pool<Work, Made, F>) -> Vec<Individual>
+fn offspring<F>(
+    ranked: &Ranked,
+    config: &Nsga2Config,
+    rng: &mut Rng,
+    pool: &Pool<Work, Made, F>,
+    spares: &mut Vec<Individual>,
+) -> Vec<Individual>
 where
     F: Fn(Work) -> Made + Sync,
 {
@@ -200,7 +211,14 @@ where
                     let (a, b) = (draw(rng), draw(rng));
                     tournament(ranked, a, b, rng)
                 });
-                Work::Mate(ranked.population[a].x.clone(), ranked.population[b].x.clone(), rng.next_u64())
+                let mut copy = |parent: usize| {
+                    let mut child = spares.pop().unwrap_or_else(Individual::empty);
+                    child.x.clear();
+                    child.x.extend_from_slice(&ranked.population[parent].x);
+                    child
+                };
+                let (first, second) = (copy(a), copy(b));
+                Work::Mate(first, second, rng.next_u64())
             })
             .collect();
         for (first, second) in pool.map(work) {
@@ -212,6 +230,8 @@ where
                 if !duplicate && children.len() < config.pop_size {
                     kept.insert(key);
                     children.push(child);
+                } else {
+                    spares.push(child);
                 }
             }
         }

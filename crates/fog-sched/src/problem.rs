@@ -41,6 +41,28 @@ impl Individual {
         Individual { x, f, cv }
     }
 
+    /// An individual with no genes yet, whose buffers will be filled.
+    pub fn empty() -> Individual {
+        Individual { x: Vec::new(), f: Vec::new(), cv: 0.0 }
+    }
+
+    /// Evaluates again after the genes changed, reusing the objective buffer.
+    pub fn reevaluate(&mut self, problem: &dyn Problem) {
+        self.f.clear();
+        self.f.resize(problem.n_obj(), 0.0);
+        // A few constraints live on the stack rather than in an allocation per child.
+        let n_constr = problem.n_constr();
+        let (mut few, mut many) = ([0.0; 8], Vec::new());
+        let g = if n_constr <= few.len() {
+            &mut few[..n_constr]
+        } else {
+            many.resize(n_constr, 0.0);
+            &mut many[..]
+        };
+        problem.evaluate(&self.x, &mut self.f, g);
+        self.cv = g.iter().map(|v| v.max(0.0)).sum();
+    }
+
     pub fn feasible(&self) -> bool {
         self.cv <= 0.0
     }
