@@ -36,16 +36,18 @@ impl Rng {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
-    /// Uniform in 0..n (n > 0), without modulo bias.
+    /// Uniform in 0..n (n > 0), without bias: Lemire's multiply-and-shift, which divides only
+    /// in the rare case a draw might be biased.
     pub fn below(&mut self, n: usize) -> usize {
         let n = n as u64;
-        let zone = u64::MAX - (u64::MAX % n);
-        loop {
-            let v = self.next_u64();
-            if v < zone {
-                return (v % n) as usize;
+        let mut m = u128::from(self.next_u64()) * u128::from(n);
+        if (m as u64) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u64) < threshold {
+                m = u128::from(self.next_u64()) * u128::from(n);
             }
         }
+        (m >> 64) as usize
     }
 
     /// A random permutation of 0..n (Fisher–Yates).

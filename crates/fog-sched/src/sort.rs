@@ -48,26 +48,25 @@ pub fn non_dominated_fronts(pop: &[Individual]) -> Vec<Vec<usize>> {
 /// Two objectives in O(n log n): in lexicographic order each point joins the first front
 /// whose latest member has a larger second objective (an identical point joins its twin).
 fn fronts_2d(pop: &[Individual], members: &[usize]) -> Vec<Vec<usize>> {
-    let mut order = members.to_vec();
-    // Unstable with the index as the last key: the order a stable sort gives, without its buffer.
-    order.sort_unstable_by(|&a, &b| {
-        pop[a].f[0].total_cmp(&pop[b].f[0]).then(pop[a].f[1].total_cmp(&pop[b].f[1])).then(a.cmp(&b))
-    });
+    // The objectives copied next to their index, so the sort reads them in place; unstable
+    // with the index as the last key gives the order a stable sort would, without its buffer.
+    let mut order: Vec<(f64, f64, usize)> = members.iter().map(|&i| (pop[i].f[0], pop[i].f[1], i)).collect();
+    order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
     let mut fronts: Vec<Vec<usize>> = Vec::new();
     let mut last_f2: Vec<f64> = Vec::new();
-    let mut previous: Option<(usize, usize)> = None;
-    for i in order {
+    let mut previous: Option<(f64, f64, usize)> = None;
+    for (f1, f2, i) in order {
         let front = match previous {
-            Some((p, front)) if pop[p].f == pop[i].f => front,
-            _ => last_f2.partition_point(|&f2| f2 <= pop[i].f[1]),
+            Some((p1, p2, front)) if p1 == f1 && p2 == f2 => front,
+            _ => last_f2.partition_point(|&last| last <= f2),
         };
         if front == fronts.len() {
             fronts.push(Vec::new());
-            last_f2.push(pop[i].f[1]);
+            last_f2.push(f2);
         }
         fronts[front].push(i);
-        last_f2[front] = pop[i].f[1];
-        previous = Some((i, front));
+        last_f2[front] = f2;
+        previous = Some((f1, f2, front));
     }
     for front in &mut fronts {
         front.sort_unstable();
