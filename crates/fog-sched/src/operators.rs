@@ -82,6 +82,8 @@ impl Exponent {
     /// Two roots at once: their square-root chains interleave instead of waiting on each other.
     fn root_pair(self, x: f64, y: f64) -> (f64, f64) {
         match self.halvings {
+            // SBX's default η = 15: four halvings, unrolled.
+            Some(4) => (x.sqrt().sqrt().sqrt().sqrt(), y.sqrt().sqrt().sqrt().sqrt()),
             Some(n) => (0..n).fold((x, y), |(a, b), _| (a.sqrt(), b.sqrt())),
             None => (self.root(x), self.root(y)),
         }
