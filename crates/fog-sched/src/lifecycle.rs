@@ -42,11 +42,6 @@ impl Phase {
         matches!(self, Phase::Queued | Phase::Retrying { .. })
     }
 
-    /// Placed or running on a node.
-    pub fn in_flight(&self) -> bool {
-        matches!(self, Phase::Placed { .. } | Phase::Running { .. })
-    }
-
     pub fn name(&self) -> &'static str {
         match self {
             Phase::Queued => "queued",
