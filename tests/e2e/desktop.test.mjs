@@ -1,6 +1,7 @@
 // The desktop app's real window (WebKitGTK under Xvfb), driven through tauri-driver and
-// WebKitWebDriver: the Overview shows the peer id of the node the app embeds, and the Idle
-// compute page shows its harvest policy's decision through the Tauri commands.
+// WebKitWebDriver: the Overview shows the peer id of the node the app embeds, the Idle
+// compute page shows its harvest policy's decision, and the Scheduler page a finished job with
+// its output, through the Tauri commands.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -24,7 +25,7 @@ async function waitFor(what, fn, timeoutMs) {
   }
 }
 
-test('the desktop window renders the Overview with the real peer id and the Idle compute page', { timeout: 180_000 }, async () => {
+test('the desktop window renders the Overview with the real peer id, the Idle compute page and the Scheduler page', { timeout: 180_000 }, async () => {
   const app = process.env.FOG_DESKTOP_BIN;
   assert.ok(app, 'FOG_DESKTOP_BIN must point at the desktop binary');
   const dataDir = freshDataDir();
@@ -76,6 +77,31 @@ test('the desktop window renders the Overview with the real peer id and the Idle
     const verb = stats.decision.reason.split(':')[0];
     await browser.waitUntil(async () => (await reason.getText()).startsWith(`${verb}:`), { timeout: 30_000 });
     await browser.saveScreenshot(`${artifacts}desktop-idle.png`);
+
+    // The Scheduler page through the Tauri commands: a job queued over HTTP shows there, done,
+    // with its output.
+    const api = (path, init = {}) =>
+      fetch(`http://127.0.0.1:${apiPort}${path}`, {
+        ...init,
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      }).then((r) => r.json());
+    await api('/api/idle-compute/settings', {
+      method: 'PUT',
+      body: JSON.stringify({ run_while_in_use: true, max_cores_in_use: 0, cpu_pct_in_use: 100, other_cpu_suspend_pct: 0 }),
+    });
+    const job = await api('/api/scheduler/jobs', {
+      method: 'POST',
+      body: JSON.stringify({ example: 'wordcount', input: 'desk top desk\n', tier: 'gold', deadline_s: 120 }),
+    });
+    const schedLink = await browser.$('a[href="#/scheduler"]');
+    await schedLink.click();
+    const row = await browser.$(`[data-testid="sched-job-row"][data-job-id="${job.id}"][data-phase="done"]`);
+    await row.waitForExist({ timeout: 60_000 });
+    await (await row.$('[data-testid="sched-job-open"]')).click();
+    const output = await row.$('[data-testid="sched-job-output"]');
+    await output.waitForExist({ timeout: 30_000 });
+    assert.match(await output.getText(), /most common desk \(2\)/);
+    await browser.saveScreenshot(`${artifacts}desktop-scheduler.png`);
   } finally {
     if (browser) await browser.deleteSession().catch(() => {});
     driver.kill('SIGTERM');
