@@ -1,0 +1,16 @@
+//! BitChat on the laptop, byte-compatible with the iOS and Android apps (protocol generation C,
+//! see `shared/bitchat/PROTOCOL.md`). This first part is the pure wire codec: packets of
+//! versions 1 and 2 with compression, padding and signing preimage; the announce, fragment,
+//! file and inner Noise payloads. Decoders take untrusted bytes: they return errors, never
+//! panic, and allocate no more than the input or the stated limits allow.
+
+pub mod announce;
+pub mod compression;
+pub mod packet;
+pub mod padding;
+pub mod payload;
+
+pub use packet::{decode, encode, signing_preimage, DecodeError, EncodeError, Encoding, Packet, PeerId};
+
+#[cfg(test)]
+mod vectors;
