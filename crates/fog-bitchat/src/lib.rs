@@ -1,11 +1,14 @@
 //! BitChat on the laptop, byte-compatible with the iOS and Android apps (protocol generation C,
-//! see `shared/bitchat/PROTOCOL.md`). This first part is the pure wire codec: packets of
+//! see `shared/bitchat/PROTOCOL.md`). So far the pure parts: the wire codec (packets of
 //! versions 1 and 2 with compression, padding and signing preimage; the announce, fragment,
-//! file and inner Noise payloads. Decoders take untrusted bytes: they return errors, never
-//! panic, and allocate no more than the input or the stated limits allow.
+//! file and inner Noise payloads), peer ids and fingerprints, and Noise XX sessions with
+//! BitChat's explicit-counter transport framing. Decoders take untrusted bytes: they return
+//! errors, never panic, and allocate no more than the input or the stated limits allow.
 
 pub mod announce;
 pub mod compression;
+pub mod identity;
+pub mod noise;
 pub mod packet;
 pub mod padding;
 pub mod payload;
