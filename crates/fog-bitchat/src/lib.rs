@@ -7,6 +7,7 @@
 
 pub mod announce;
 pub mod compression;
+pub mod fragment;
 pub mod identity;
 pub mod noise;
 pub mod packet;
