@@ -13,6 +13,7 @@ pub mod noise;
 pub mod packet;
 pub mod padding;
 pub mod payload;
+pub mod sync;
 
 pub use packet::{decode, encode, signing_preimage, DecodeError, EncodeError, Encoding, Packet, PeerId};
 
