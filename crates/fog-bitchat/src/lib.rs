@@ -1,8 +1,9 @@
 //! BitChat on the laptop, byte-compatible with the iOS and Android apps (protocol generation C,
 //! see `shared/bitchat/PROTOCOL.md`). So far the pure parts: the wire codec (packets of
 //! versions 1 and 2 with compression, padding and signing preimage; the announce, fragment,
-//! file and inner Noise payloads), peer ids and fingerprints, and Noise XX sessions with
-//! BitChat's explicit-counter transport framing. Decoders take untrusted bytes: they return
+//! file and inner Noise payloads), fragmentation and bounded reassembly, peer ids and
+//! fingerprints, Noise XX sessions with BitChat's explicit-counter transport framing, the
+//! REQUEST_SYNC Golomb-coded set, and the relay rules. Decoders take untrusted bytes: they return
 //! errors, never panic, and allocate no more than the input or the stated limits allow.
 
 pub mod announce;
@@ -13,6 +14,7 @@ pub mod noise;
 pub mod packet;
 pub mod padding;
 pub mod payload;
+pub mod router;
 pub mod sync;
 
 pub use packet::{decode, encode, signing_preimage, DecodeError, EncodeError, Encoding, Packet, PeerId};
