@@ -109,7 +109,8 @@ pub fn decide(packet: &Packet, seen: &mut SeenIds, at: &Neighbourhood) -> Decisi
     if !packet.is_rsr && at.now_ms.abs_diff(packet.timestamp_ms) > MAX_SKEW_MS {
         return Decision::Drop(Drop::Skewed);
     }
-    if !seen.first_time(message_id(packet), at.now_ms) {
+    let id = message_id(packet);
+    if !seen.first_time(id.clone(), at.now_ms) {
         return Decision::Drop(Drop::Duplicate);
     }
     let for_me = packet.recipient == Some(at.me);
@@ -118,7 +119,8 @@ pub fn decide(packet: &Packet, seen: &mut SeenIds, at: &Neighbourhood) -> Decisi
     if for_me || ttl <= 1 || packet.kind == kind::REQUEST_SYNC {
         return Decision::Accept { deliver, relay: None };
     }
-    let relay = if packet.is_broadcast() { broadcast_relay(packet, ttl, at) } else { directed_relay(packet, ttl, at) };
+    let relay =
+        if packet.is_broadcast() { broadcast_relay(packet, &id, ttl, at) } else { directed_relay(packet, ttl, at) };
     Decision::Accept { deliver, relay }
 }
 
@@ -146,7 +148,7 @@ fn flood(at: &Neighbourhood) -> Next {
     Next::Links(at.links.iter().copied().filter(|l| Some(*l) != at.ingress).collect())
 }
 
-fn broadcast_relay(packet: &Packet, ttl: u8, at: &Neighbourhood) -> Option<Relay> {
+fn broadcast_relay(packet: &Packet, id: &str, ttl: u8, at: &Neighbourhood) -> Option<Relay> {
     let degree = at.links.len();
     let (cap, jitter_ms) = match packet.kind {
         kind::FRAGMENT | kind::VOICE_FRAME => (if degree >= 6 { 5 } else { 7 }, (8, 25)),
@@ -171,11 +173,8 @@ fn broadcast_relay(packet: &Packet, ttl: u8, at: &Neighbourhood) -> Option<Relay
         return None;
     }
     let candidates: Vec<PeerId> = at.links.iter().copied().filter(|l| Some(*l) != at.ingress).collect();
-    let links = if matches!(packet.kind, kind::ANNOUNCE | kind::FRAGMENT) {
-        candidates
-    } else {
-        fanout(&message_id(packet), candidates)
-    };
+    let links =
+        if matches!(packet.kind, kind::ANNOUNCE | kind::FRAGMENT) { candidates } else { fanout(id, candidates) };
     Some(Relay { ttl: new_ttl, jitter_ms, next: Next::Links(links) })
 }
 
