@@ -1,7 +1,7 @@
 // The dashboard served by a real `fog node`, in Debian's Chromium driven by playwright-core.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { artifacts, callApi, requireFromFrontend, startNode } from './helpers.mjs';
+import { artifacts, callApi, letJobsRun, requireFromFrontend, startNode } from './helpers.mjs';
 
 const { chromium } = requireFromFrontend('playwright-core');
 
@@ -97,12 +97,7 @@ test('the Mesh page shows a peer connected through the API, live', { timeout: 12
 test('the Idle compute page runs an example job in the sandbox and shows its result', { timeout: 120_000 }, async () => {
   const node = await startNode();
   try {
-    // Jobs may run whoever sits at this machine and however busy the other tests keep it.
-    await fetch(`${node.url}/api/idle-compute/settings`, {
-      method: 'PUT',
-      headers: { Authorization: `Bearer ${node.token}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ run_while_in_use: true, max_cores_in_use: 0, cpu_pct_in_use: 100, other_cpu_suspend_pct: 0 }),
-    });
+    await letJobsRun(node);
     await withBrowser(async (page) => {
       await page.goto(`${node.url}/#token=${node.token}`);
       await page.goto(`${node.url}/#/idle-compute`);
@@ -133,13 +128,7 @@ test('the Idle compute page runs an example job in the sandbox and shows its res
 test('the Scheduler page places a gold job, shows its result and the round that placed it', { timeout: 120_000 }, async () => {
   const node = await startNode();
   try {
-    // The scheduler places jobs on this node's harvester, which must run them whatever else
-    // keeps this machine busy (as in the Idle compute test).
-    await fetch(`${node.url}/api/idle-compute/settings`, {
-      method: 'PUT',
-      headers: { Authorization: `Bearer ${node.token}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ run_while_in_use: true, max_cores_in_use: 0, cpu_pct_in_use: 100, other_cpu_suspend_pct: 0 }),
-    });
+    await letJobsRun(node);
     await withBrowser(async (page) => {
       await page.goto(`${node.url}/#token=${node.token}`);
       await page.goto(`${node.url}/#/scheduler`);

@@ -76,3 +76,11 @@ export async function callApi(node, path, init = {}) {
   if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
   return body;
 }
+
+/** Lets the node's harvester run jobs whoever sits at this machine and however busy the other tests keep it. */
+export function letJobsRun(node) {
+  return callApi(node, '/api/idle-compute/settings', {
+    method: 'PUT',
+    body: JSON.stringify({ run_while_in_use: true, max_cores_in_use: 0, cpu_pct_in_use: 100, other_cpu_suspend_pct: 0 }),
+  });
+}
