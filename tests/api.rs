@@ -662,3 +662,32 @@ fn scheduled_jobs_are_checked_run_here_and_reported() {
     assert!(metrics.contains("fog_sched_placements_total 1"), "{metrics}");
     assert!(metrics.contains("fog_sched_on_time_ratio{tier=\"gold\"} 1.0"), "{metrics}");
 }
+
+#[test]
+fn fog_bitchat_decodes_and_encodes_frames() {
+    let fog = |args: &[&str], stdin: Option<&str>| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fog"))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(text) = stdin {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        }
+        child.wait_with_output().unwrap()
+    };
+    // VECTORS.md A1.
+    let frame = "01020701020304050607080000031011121314151617aabbcc";
+    let decoded = fog(&["bitchat", "decode", frame], None);
+    assert!(decoded.status.success());
+    let json: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!((json["type_name"].as_str(), json["payload_hex"].as_str()), (Some("message"), Some("aabbcc")));
+    let encoded = fog(&["bitchat", "encode", "-"], Some(&String::from_utf8(decoded.stdout).unwrap()));
+    assert_eq!(String::from_utf8(encoded.stdout).unwrap().trim(), frame);
+    let bad = fog(&["bitchat", "decode", "0102"], None);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("shorter than the smallest packet"));
+}

@@ -10,6 +10,7 @@ pub mod announce;
 pub mod compression;
 pub mod fragment;
 pub mod identity;
+pub mod inspect;
 pub mod noise;
 pub mod packet;
 pub mod padding;

@@ -40,6 +40,9 @@ enum Command {
     Bench(BenchArgs),
     /// Start N nodes on 127.0.0.1 that find each other; Ctrl-C stops them all.
     Testnet(testnet::TestnetArgs),
+    /// BitChat packets: `fog bitchat decode <hex>` prints a frame's every field as JSON;
+    /// `fog bitchat encode <json>` (or `-` for stdin) builds the frame back, as hex.
+    Bitchat(BitchatArgs),
 }
 
 #[derive(Args)]
@@ -60,6 +63,41 @@ enum P2pCommand {
     Connect { addr: String },
     /// Close every connection to a peer.
     Disconnect { peer: String },
+}
+
+#[derive(Args)]
+struct BitchatArgs {
+    #[command(subcommand)]
+    command: BitchatCommand,
+}
+
+#[derive(Subcommand)]
+enum BitchatCommand {
+    /// A frame, as hex, decoded to JSON with its payload where it can be read.
+    Decode { frame: String },
+    /// A frame built from JSON (as `decode` prints it; `-` reads stdin), printed as hex.
+    Encode { json: String },
+}
+
+fn bitchat(args: BitchatArgs) -> anyhow::Result<()> {
+    use std::io::Read;
+    match args.command {
+        BitchatCommand::Decode { frame } => {
+            let json = fog_bitchat::inspect::decode_hex(&frame)?;
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        BitchatCommand::Encode { json } => {
+            let json = if json == "-" {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text)?;
+                text
+            } else {
+                json
+            };
+            println!("{}", fog_bitchat::inspect::encode_json(&json)?);
+        }
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -193,6 +231,7 @@ fn main() -> ExitCode {
         Command::Job(args) => job::run(args),
         Command::Bench(args) => bench(args),
         Command::Testnet(args) => testnet::run(args),
+        Command::Bitchat(args) => bitchat(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
