@@ -3,7 +3,7 @@
 //! versions 1 and 2 with compression, padding and signing preimage; the announce, fragment,
 //! file and inner Noise payloads), fragmentation and bounded reassembly, peer ids and
 //! fingerprints, Noise XX sessions with BitChat's explicit-counter transport framing, the
-//! REQUEST_SYNC Golomb-coded set, and the relay rules. Decoders take untrusted bytes: they return
+//! REQUEST_SYNC Golomb-coded set, the relay rules, and Ed25519 signing with announce checks. Decoders take untrusted bytes: they return
 //! errors, never panic, and allocate no more than the input or the stated limits allow.
 
 pub mod announce;
@@ -16,6 +16,7 @@ pub mod packet;
 pub mod padding;
 pub mod payload;
 pub mod router;
+pub mod signing;
 pub mod sync;
 
 pub use packet::{decode, encode, signing_preimage, DecodeError, EncodeError, Encoding, Packet, PeerId};
