@@ -60,6 +60,17 @@ pub(crate) fn tlv8(bytes: &[u8]) -> Result<Vec<(u8, &[u8])>, u8> {
     }
 }
 
+/// A little-endian bitfield of 1 to 8 bytes (capabilities, sync types).
+pub(crate) fn le_bits(bytes: &[u8]) -> u64 {
+    bytes.iter().rev().fold(0u64, |bits, byte| (bits << 8) | u64::from(*byte))
+}
+
+/// A bitfield's little-endian bytes, as few as hold it and at least one.
+pub(crate) fn minimal_le(bits: u64) -> Vec<u8> {
+    let len = (8 - bits.leading_zeros() as usize / 8).max(1);
+    bits.to_le_bytes()[..len].to_vec()
+}
+
 pub(crate) fn put_tlv8(out: &mut Vec<u8>, tag: u8, value: &[u8], field: &'static str) -> Result<(), AnnounceError> {
     let len = u8::try_from(value.len()).map_err(|_| AnnounceError::TooLong { field, len: value.len() })?;
     out.extend_from_slice(&[tag, len]);
@@ -102,8 +113,7 @@ impl Announce {
                     if value.is_empty() || value.len() > 8 {
                         return Err(AnnounceError::Malformed("capabilities"));
                     }
-                    announce.capabilities =
-                        Some(value.iter().rev().fold(0u64, |bits, byte| (bits << 8) | u64::from(*byte)));
+                    announce.capabilities = Some(le_bits(value));
                 }
                 tag::BRIDGE_GEOHASH => {
                     if value.len() > MAX_GEOHASH_BYTES {
@@ -134,10 +144,7 @@ impl Announce {
             put_tlv8(&mut out, tag::NEIGHBORS, &self.neighbors.concat(), "neighbour list")?;
         }
         if let Some(bits) = self.capabilities {
-            // Minimal length, at least one byte.
-            let bytes = bits.to_le_bytes();
-            let len = (8 - bits.leading_zeros() as usize / 8).max(1);
-            put_tlv8(&mut out, tag::CAPABILITIES, &bytes[..len], "capabilities")?;
+            put_tlv8(&mut out, tag::CAPABILITIES, &minimal_le(bits), "capabilities")?;
         }
         if let Some(geohash) = &self.bridge_geohash {
             if geohash.len() > MAX_GEOHASH_BYTES {

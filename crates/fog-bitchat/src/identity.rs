@@ -1,5 +1,6 @@
 //! Who a peer is: its peer id is the first 8 bytes of SHA-256 of its Noise static public key,
-//! its fingerprint the whole hash. Both apps refuse a peer whose claimed id does not match.
+//! its fingerprint the whole hash (both shown as lowercase hex). Both apps refuse a peer whose
+//! claimed id does not match.
 
 use sha2::{Digest, Sha256};
 
@@ -13,24 +14,14 @@ pub fn peer_id(noise_public_key: &[u8; 32]) -> PeerId {
     fingerprint(noise_public_key)[..8].try_into().expect("8 bytes")
 }
 
-/// Lowercase hex, as the apps show ids and fingerprints.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn unhex(s: &str) -> [u8; 32] {
-        let bytes: Vec<u8> = (0..64).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect();
-        bytes.try_into().unwrap()
-    }
-
     #[test]
     fn d1_peer_ids() {
-        assert_eq!(hex(&peer_id(&[0x11; 32])), "02d449a31fbb267c");
-        assert_eq!(hex(&peer_id(&[0xcd; 32])), "7969ec0fcb8b648d");
+        assert_eq!(hex::encode(peer_id(&[0x11; 32])), "02d449a31fbb267c");
+        assert_eq!(hex::encode(peer_id(&[0xcd; 32])), "7969ec0fcb8b648d");
         // The Noise vector's static keys (VECTORS.md C and D1).
         for (private, public, fingerprint_hex) in [
             (
@@ -44,10 +35,12 @@ mod tests {
                 "9c5643f1fd1a1cad0767bbc42575b2080ff9027c989156198b98ec78ab956038",
             ),
         ] {
-            let derived = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(unhex(private)));
-            assert_eq!(hex(derived.as_bytes()), public);
-            assert_eq!(hex(&fingerprint(derived.as_bytes())), fingerprint_hex);
-            assert_eq!(hex(&peer_id(derived.as_bytes())), fingerprint_hex[..16]);
+            let derived = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(
+                <[u8; 32]>::try_from(hex::decode(private).unwrap()).unwrap(),
+            ));
+            assert_eq!(hex::encode(derived.as_bytes()), public);
+            assert_eq!(hex::encode(fingerprint(derived.as_bytes())), fingerprint_hex);
+            assert_eq!(hex::encode(peer_id(derived.as_bytes())), fingerprint_hex[..16]);
         }
     }
 }

@@ -5,10 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::announce::Announce;
-use crate::identity::hex;
 use crate::packet::{self, kind, Encoding, Packet, PeerId};
 use crate::payload::{File, Fragment};
 use crate::sync::RequestSync;
+use hex::encode as hex;
 
 /// Fields marked "read only" may come back in JSON given to `encode`, which ignores them, so
 /// the output of `decode` can be edited and encoded again.
@@ -76,10 +76,7 @@ pub fn type_name(kind: u8) -> &'static str {
 
 pub fn unhex(text: &str) -> Result<Vec<u8>, InspectError> {
     let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    if !digits.len().is_multiple_of(2) || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(InspectError::Hex(format!("{} characters, not pairs of hex digits", digits.len())));
-    }
-    Ok((0..digits.len()).step_by(2).map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("hex")).collect())
+    hex::decode(digits).map_err(|e| InspectError::Hex(e.to_string()))
 }
 
 fn fixed<const N: usize>(text: &str, field: &'static str) -> Result<[u8; N], InspectError> {
@@ -93,10 +90,10 @@ fn decoded(packet: &Packet) -> Option<serde_json::Value> {
         kind::ANNOUNCE => Some(match Announce::decode(&packet.payload) {
             Ok(a) => json!({
                 "nickname": a.nickname,
-                "noise_key": hex(&a.noise_key),
-                "signing_key": hex(&a.signing_key),
-                "peer_id_from_key": hex(&crate::identity::peer_id(&a.noise_key)),
-                "neighbors": a.neighbors.iter().map(|n| hex(n)).collect::<Vec<_>>(),
+                "noise_key": hex(a.noise_key),
+                "signing_key": hex(a.signing_key),
+                "peer_id_from_key": hex(crate::identity::peer_id(&a.noise_key)),
+                "neighbors": a.neighbors.iter().map(hex).collect::<Vec<_>>(),
                 "capabilities": a.capabilities,
                 "bridge_geohash": a.bridge_geohash,
                 "unknown_fields": a.unknown.iter().map(|(t, v)| json!({"type": t, "hex": hex(v)})).collect::<Vec<_>>(),
@@ -109,7 +106,7 @@ fn decoded(packet: &Packet) -> Option<serde_json::Value> {
         }),
         kind::FRAGMENT => Some(match Fragment::decode(&packet.payload) {
             Ok(f) => json!({
-                "fragment_id": hex(&f.id), "index": f.index, "total": f.total,
+                "fragment_id": hex(f.id), "index": f.index, "total": f.total,
                 "original_type": f.original_kind, "data_bytes": f.data.len(),
             }),
             Err(e) => json!({ "error": e.to_string() }),
@@ -141,11 +138,11 @@ pub fn decode_hex(frame_hex: &str) -> Result<PacketJson, InspectError> {
         type_name: type_name(packet.kind).into(),
         ttl: packet.ttl,
         timestamp_ms: packet.timestamp_ms,
-        sender: hex(&packet.sender),
-        recipient: packet.recipient.map(|r| hex(&r)),
-        route: packet.route.as_ref().map(|hops| hops.iter().map(|h| hex(h)).collect()),
+        sender: hex(packet.sender),
+        recipient: packet.recipient.map(hex),
+        route: packet.route.as_ref().map(|hops| hops.iter().map(hex).collect()),
         payload_hex: hex(&packet.payload),
-        signature: packet.signature.map(|s| hex(&s)),
+        signature: packet.signature.map(hex),
         is_rsr: packet.is_rsr,
         compressed: packet.compressed.is_some(),
         frame_bytes: frame.len(),

@@ -98,10 +98,7 @@ impl Handshake {
             .ok_or_else(|| NoiseError::Protocol("the peer sent no static key".into()))?;
         let got = peer_id(&remote);
         if got != claimed {
-            return Err(NoiseError::WrongPeer {
-                claimed: crate::identity::hex(&claimed),
-                got: crate::identity::hex(&got),
-            });
+            return Err(NoiseError::WrongPeer { claimed: hex::encode(claimed), got: hex::encode(got) });
         }
         let handshake_hash = self.state.get_handshake_hash().to_vec();
         Ok(Session {

@@ -19,13 +19,7 @@ pub const MAX_SKEW_MS: u64 = 120_000;
 /// hash, as iOS forms it.
 pub fn message_id(packet: &Packet) -> String {
     let digest = Sha256::digest(&packet.payload);
-    format!(
-        "{}-{}-{}-{}",
-        crate::identity::hex(&packet.sender),
-        packet.timestamp_ms,
-        packet.kind,
-        crate::identity::hex(&digest[..4])
-    )
+    format!("{}-{}-{}-{}", hex::encode(packet.sender), packet.timestamp_ms, packet.kind, hex::encode(&digest[..4]))
 }
 
 /// Recently seen message ids, oldest first out.
@@ -186,7 +180,7 @@ pub fn fanout(message_id: &str, mut links: Vec<PeerId>) -> Vec<PeerId> {
         return links;
     }
     let keep = (usize::BITS - (n - 1).leading_zeros()) as usize + 1;
-    links.sort_by_cached_key(|link| Sha256::digest(format!("{message_id}::{}", crate::identity::hex(link))));
+    links.sort_by_cached_key(|link| Sha256::digest(format!("{message_id}::{}", hex::encode(link))));
     links.truncate(keep.min(n));
     links
 }

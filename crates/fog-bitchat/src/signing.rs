@@ -6,7 +6,7 @@
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
 use crate::announce::{Announce, AnnounceError};
-use crate::identity::{hex, peer_id};
+use crate::identity::peer_id;
 use crate::packet::{signing_preimage, EncodeError, Packet};
 
 /// Signs `packet` in place.
@@ -43,7 +43,10 @@ pub fn verify_announce(packet: &Packet) -> Result<Announce, AnnounceRejection> {
     let announce = Announce::decode(&packet.payload)?;
     let derived = peer_id(&announce.noise_key);
     if derived != packet.sender {
-        return Err(AnnounceRejection::WrongSender { claimed: hex(&packet.sender), derived: hex(&derived) });
+        return Err(AnnounceRejection::WrongSender {
+            claimed: hex::encode(packet.sender),
+            derived: hex::encode(derived),
+        });
     }
     let key = VerifyingKey::from_bytes(&announce.signing_key).map_err(|_| AnnounceRejection::BadKey)?;
     if !verify(packet, &key) {

@@ -4,6 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::announce::{le_bits, minimal_le};
 use crate::PeerId;
 
 pub mod tag {
@@ -164,9 +165,7 @@ impl RequestSync {
                 tag::P => p = Some(*value.first().filter(|_| len == 1).ok_or(SyncError::Invalid("p"))?),
                 tag::M => m = Some(u32::from_be_bytes(value.try_into().map_err(|_| SyncError::Invalid("m"))?)),
                 tag::FILTER => data = Some(value.to_vec()),
-                tag::TYPES if (1..=8).contains(&len) => {
-                    request.types = Some(value.iter().rev().fold(0u64, |bits, b| (bits << 8) | u64::from(*b)))
-                }
+                tag::TYPES if (1..=8).contains(&len) => request.types = Some(le_bits(value)),
                 tag::TYPES => return Err(SyncError::Invalid("type bitfield")),
                 tag::SINCE => {
                     request.since_ms =
@@ -214,8 +213,7 @@ impl RequestSync {
         put(tag::M, &m.to_be_bytes());
         put(tag::FILTER, &self.filter.data);
         if let Some(types) = self.types {
-            let len = (8 - types.leading_zeros() as usize / 8).max(1);
-            put(tag::TYPES, &types.to_le_bytes()[..len]);
+            put(tag::TYPES, &minimal_le(types));
         }
         if let Some(since) = self.since_ms {
             put(tag::SINCE, &since.to_be_bytes());

@@ -6,9 +6,9 @@ use crate::announce::Announce;
 use crate::packet::{self, flag, kind, Encoding, Packet};
 use crate::payload::{File, Fragment, NoisePayload};
 
+/// The bytes of a vector as VECTORS.md writes it, with `|` and spaces between fields.
 fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    hex::decode(s.replace(['|', ' '], "")).unwrap()
 }
 
 #[test]

@@ -108,6 +108,15 @@ pub enum RunEnd {
     },
 }
 
+impl std::fmt::Display for RunEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunEnd::Exited { code } => write!(f, "exit {code}"),
+            RunEnd::Stopped { reason } => reason.fmt(f),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RunReport {
     pub end: RunEnd,

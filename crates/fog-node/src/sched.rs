@@ -49,11 +49,7 @@ fn node_spec(capacity: &Capacity) -> Result<NodeSpec, String> {
 
 fn run_result(job: &JobView) -> RunResult {
     RunResult {
-        end: match &job.end {
-            Some(RunEnd::Exited { code }) => format!("exit {code}"),
-            Some(RunEnd::Stopped { reason }) => reason.to_string(),
-            None => job.state.as_str().to_string(),
-        },
+        end: job.end.as_ref().map_or_else(|| job.state.as_str().to_string(), RunEnd::to_string),
         output_bytes: job.output_bytes,
         output_text: job.output_text.clone(),
         stderr_text: job.stderr_text.clone(),

@@ -34,11 +34,9 @@ pub struct Individual {
 
 impl Individual {
     pub fn evaluate(problem: &dyn Problem, x: Vec<f64>) -> Individual {
-        let mut f = vec![0.0; problem.n_obj()];
-        let mut g = vec![0.0; problem.n_constr()];
-        problem.evaluate(&x, &mut f, &mut g);
-        let cv = g.iter().map(|v| v.max(0.0)).sum();
-        Individual { x, f, cv }
+        let mut individual = Individual { x, f: Vec::new(), cv: 0.0 };
+        individual.reevaluate(problem);
+        individual
     }
 
     /// An individual with no genes yet, whose buffers will be filled.

@@ -1,7 +1,7 @@
 use super::*;
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    hex::decode(s).unwrap()
 }
 
 /// VECTORS.md C, vector 0: raw Noise XX with a prologue, fixed ephemeral keys and payloads,

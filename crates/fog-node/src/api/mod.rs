@@ -358,6 +358,8 @@ impl NodeApi {
             timeout_ms: request.timeout_ms.unwrap_or(defaults.timeout_ms),
             work: request.work,
         };
+        // Checked before the module is compiled, so a bad field is reported at no cost; the
+        // scheduler checks again for callers that come to it directly.
         submission.validate(fog_store::now_ms()).map_err(|e| ApiError::invalid_input(e.to_string()))?;
         let harvester = self.state.idle.clone();
         tokio::task::spawn_blocking(move || {

@@ -173,11 +173,7 @@ fn state_name(job: &JobView) -> String {
 }
 
 fn end_text(end: &Option<RunEnd>) -> String {
-    match end {
-        None => "—".into(),
-        Some(RunEnd::Exited { code }) => format!("exit {code}"),
-        Some(RunEnd::Stopped { reason }) => reason.to_string(),
-    }
+    end.as_ref().map_or_else(|| "—".into(), RunEnd::to_string)
 }
 
 fn print_job(job: &JobView) {
