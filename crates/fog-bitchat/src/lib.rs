@@ -8,16 +8,22 @@
 
 pub mod announce;
 pub mod compression;
+pub mod engine;
 pub mod fragment;
 pub mod identity;
 pub mod inspect;
+pub mod keys;
+pub mod model;
 pub mod noise;
 pub mod packet;
 pub mod padding;
 pub mod payload;
 pub mod router;
+pub mod service;
 pub mod signing;
+pub mod store;
 pub mod sync;
+pub mod transport;
 
 pub use packet::{decode, encode, signing_preimage, DecodeError, EncodeError, Encoding, Packet, PeerId};
 

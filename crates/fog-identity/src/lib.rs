@@ -26,7 +26,7 @@ pub const NODE_KEY_FILE: &str = "node_key.pem";
 pub enum IdentityError {
     #[error("key file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}` if you trust it")]
     InsecurePermissions { path: PathBuf, mode: u32 },
-    #[error("key file {path} is not a valid ed25519 PKCS#8 PEM key: {reason}")]
+    #[error("key file {path} is not a valid key: {reason}")]
     Malformed { path: PathBuf, reason: String },
     #[error("cannot access key file {path}: {source}")]
     Io {
@@ -75,39 +75,21 @@ impl NodeIdentity {
 
     /// Loads a key file, refusing one that others can read or write.
     pub fn load(path: &Path) -> Result<Self, IdentityError> {
-        let io = |source| IdentityError::Io { path: path.to_owned(), source };
-        let meta = fs::metadata(path).map_err(io)?;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(IdentityError::InsecurePermissions { path: path.to_owned(), mode });
-        }
-        let pem = zeroize::Zeroizing::new(fs::read_to_string(path).map_err(io)?);
-        let signing = SigningKey::from_pkcs8_pem(&pem)
+        let bytes = read_private_file(path)?;
+        let pem = std::str::from_utf8(&bytes)
+            .map_err(|_| IdentityError::Malformed { path: path.to_owned(), reason: "not UTF-8 text".into() })?;
+        let signing = SigningKey::from_pkcs8_pem(pem)
             .map_err(|e| IdentityError::Malformed { path: path.to_owned(), reason: e.to_string() })?;
         Ok(Self::from_signing_key(signing))
     }
 
-    /// Writes the key to a new file with mode 0600 (atomically: temp file, fsync, rename).
-    /// Never overwrites an existing key.
+    /// Writes the key to a new file with mode 0600. Never overwrites an existing key.
     pub fn store_new(&self, path: &Path) -> Result<(), IdentityError> {
-        let io = |source| IdentityError::Io { path: path.to_owned(), source };
         let pem = self
             .signing
             .to_pkcs8_pem(Default::default())
             .map_err(|e| IdentityError::Malformed { path: path.to_owned(), reason: e.to_string() })?;
-        let tmp = path.with_extension("pem.tmp");
-        let _ = fs::remove_file(&tmp);
-        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io)?;
-        file.write_all(pem.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        // hard_link fails if the target exists, so a key created concurrently is never replaced.
-        let linked = fs::hard_link(&tmp, path);
-        let _ = fs::remove_file(&tmp);
-        linked.map_err(io)?;
-        if let Some(dir) = path.parent() {
-            File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-        }
-        Ok(())
+        create_private_file(path, pem.as_bytes())
     }
 
     /// The ed25519 secret seed, for the mesh transport that authenticates with the same key.
@@ -144,6 +126,38 @@ impl NodeIdentity {
     pub fn fingerprint(&self) -> Fingerprint {
         Fingerprint::of(&self.public_key())
     }
+}
+
+/// Reads a secret file, refusing one that other users can read or write.
+pub fn read_private_file(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, IdentityError> {
+    let io = |source| IdentityError::Io { path: path.to_owned(), source };
+    let meta = fs::metadata(path).map_err(io)?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(IdentityError::InsecurePermissions { path: path.to_owned(), mode });
+    }
+    Ok(zeroize::Zeroizing::new(fs::read(path).map_err(io)?))
+}
+
+/// Writes a secret to a new file with mode 0600, atomically (temp file, fsync, link, fsync of
+/// the directory). Never replaces an existing file.
+pub fn create_private_file(path: &Path, contents: &[u8]) -> Result<(), IdentityError> {
+    let io = |source| IdentityError::Io { path: path.to_owned(), source };
+    let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    let _ = fs::remove_file(&tmp);
+    let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io)?;
+    file.write_all(contents).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    // hard_link fails if the target exists, so a key created concurrently is never replaced.
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    linked.map_err(io)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    }
+    Ok(())
 }
 
 /// Verifies a signature made by [`NodeIdentity::sign`].

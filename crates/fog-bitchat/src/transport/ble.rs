@@ -1,0 +1,186 @@
+//! Bluetooth LE through BlueZ, with btleplug in the central role: scan for BitChat's service
+//! UUID, connect (one attempt per 0.5 s, at most 6 links, 8 s timeout), find the one
+//! characteristic, subscribe to its notifications and write each frame whole, without response.
+//!
+//! When the radio cannot be used the transport says why and stays down; the rest of the node
+//! runs on. The reasons are told apart by what failed, never by an error's text: no system
+//! D-Bus socket, a bus without BlueZ (`adapters()` fails), or BlueZ without a controller (an
+//! empty adapter list).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use btleplug::api::{Central, CentralEvent, Characteristic, Manager as _, Peripheral as _, ScanFilter, WriteType};
+use btleplug::platform::{Adapter, Manager, Peripheral, PeripheralId};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use uuid::{uuid, Uuid};
+
+use super::{Transport, TransportEvent, TransportEvents};
+use crate::engine::LinkId;
+use crate::model::AdapterState;
+
+/// The BitChat service of release builds of the apps.
+pub const SERVICE_UUID: Uuid = uuid!("F47B5E2D-4A9E-4C5A-9B3F-8E1D2C3A4B5C");
+/// Its one characteristic, carrying frames both ways.
+pub const CHARACTERISTIC_UUID: Uuid = uuid!("A1B2C3D4-E5F6-4A5B-8C9D-0E1F2A3B4C5D");
+
+const MAX_CENTRAL_LINKS: usize = 6;
+const CONNECT_EVERY: Duration = Duration::from_millis(500);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
+const SYSTEM_BUS_SOCKET: &str = "/run/dbus/system_bus_socket";
+
+/// Why BLE cannot be used here, if it cannot: finds the first adapter.
+pub async fn probe() -> Result<(Adapter, String), String> {
+    let address = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").ok();
+    if address.is_none() && !Path::new(SYSTEM_BUS_SOCKET).exists() {
+        return Err(format!(
+            "D-Bus system bus not running ({SYSTEM_BUS_SOCKET} is missing), so BlueZ cannot be reached"
+        ));
+    }
+    let manager = Manager::new().await.map_err(|e| format!("cannot connect to the D-Bus system bus: {e}"))?;
+    let adapters =
+        manager.adapters().await.map_err(|e| format!("BlueZ not running (no org.bluez on the system bus: {e})"))?;
+    let adapter = adapters.into_iter().next().ok_or_else(|| "no Bluetooth adapter found".to_owned())?;
+    let info = adapter.adapter_info().await.unwrap_or_else(|_| "adapter".into());
+    Ok((adapter, info))
+}
+
+struct Link {
+    writes: mpsc::UnboundedSender<Vec<u8>>,
+}
+
+#[derive(Default)]
+struct Links {
+    by_id: HashMap<LinkId, Link>,
+    peripherals: HashSet<PeripheralId>,
+}
+
+struct BleTransport {
+    links: Arc<Mutex<Links>>,
+}
+
+impl Transport for BleTransport {
+    fn simulated(&self) -> bool {
+        false
+    }
+
+    fn send(&self, link: LinkId, frame: Vec<u8>) {
+        if let Some(l) = self.links.lock().unwrap_or_else(|e| e.into_inner()).by_id.get(&link) {
+            let _ = l.writes.send(frame);
+        }
+    }
+}
+
+/// Starts the BLE transport on the current runtime. It reports `Unavailable` with the reason
+/// if there is no usable radio.
+pub fn start() -> (Arc<dyn Transport>, TransportEvents) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let links = Arc::new(Mutex::new(Links::default()));
+    tokio::spawn(run(links.clone(), tx));
+    (Arc::new(BleTransport { links }), rx)
+}
+
+async fn run(links: Arc<Mutex<Links>>, events: mpsc::UnboundedSender<TransportEvent>) {
+    let (adapter, info) = match probe().await {
+        Ok(found) => found,
+        Err(reason) => {
+            let _ = events.send(TransportEvent::Adapter(AdapterState::Unavailable { reason }));
+            return;
+        }
+    };
+    let unavailable = |reason: String| {
+        let _ = events.send(TransportEvent::Adapter(AdapterState::Unavailable { reason }));
+    };
+    let mut central = match adapter.events().await {
+        Ok(stream) => stream,
+        Err(e) => return unavailable(format!("cannot watch the Bluetooth adapter: {e}")),
+    };
+    if let Err(e) = adapter.start_scan(ScanFilter { services: vec![SERVICE_UUID] }).await {
+        return unavailable(format!("cannot scan for BitChat peers (is the adapter powered?): {e}"));
+    }
+    let _ = events.send(TransportEvent::Adapter(AdapterState::Ready { transport: format!("Bluetooth LE ({info})") }));
+    let next_link = Arc::new(AtomicU64::new(1));
+    let mut last_attempt = tokio::time::Instant::now() - CONNECT_EVERY;
+    while let Some(event) = central.next().await {
+        let id = match event {
+            CentralEvent::DeviceDiscovered(id) | CentralEvent::DeviceUpdated(id) => id,
+            CentralEvent::ServicesAdvertisement { id, services } if services.contains(&SERVICE_UUID) => id,
+            _ => continue,
+        };
+        {
+            let links = links.lock().unwrap_or_else(|e| e.into_inner());
+            if links.peripherals.contains(&id) || links.peripherals.len() >= MAX_CENTRAL_LINKS {
+                continue;
+            }
+        }
+        let Ok(peripheral) = adapter.peripheral(&id).await else { continue };
+        let advertises =
+            peripheral.properties().await.ok().flatten().is_some_and(|p| p.services.contains(&SERVICE_UUID));
+        if !advertises {
+            continue;
+        }
+        tokio::time::sleep_until(last_attempt + CONNECT_EVERY).await;
+        last_attempt = tokio::time::Instant::now();
+        links.lock().unwrap_or_else(|e| e.into_inner()).peripherals.insert(id.clone());
+        let link = next_link.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(serve_link(peripheral, id, link, links.clone(), events.clone()));
+    }
+}
+
+/// Connects to one peer and carries its frames until it goes.
+async fn serve_link(
+    peripheral: Peripheral,
+    id: PeripheralId,
+    link: LinkId,
+    links: Arc<Mutex<Links>>,
+    events: mpsc::UnboundedSender<TransportEvent>,
+) {
+    if let Ok(characteristic) = connect(&peripheral).await {
+        if let Ok(mut notifications) = peripheral.notifications().await {
+            let (writes, mut outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
+            links.lock().unwrap_or_else(|e| e.into_inner()).by_id.insert(link, Link { writes });
+            let rssi_dbm = peripheral.properties().await.ok().flatten().and_then(|p| p.rssi);
+            let mtu = usize::from(peripheral.mtu());
+            let _ = events.send(TransportEvent::LinkUp { link, mtu, rssi_dbm });
+            let writer = {
+                let peripheral = peripheral.clone();
+                tokio::spawn(async move {
+                    while let Some(frame) = outgoing.recv().await {
+                        if peripheral.write(&characteristic, &frame, WriteType::WithoutResponse).await.is_err() {
+                            return;
+                        }
+                    }
+                })
+            };
+            while let Some(note) = notifications.next().await {
+                if note.uuid == CHARACTERISTIC_UUID {
+                    let _ = events.send(TransportEvent::Frame { link, frame: note.value });
+                }
+            }
+            writer.abort();
+            let _ = events.send(TransportEvent::LinkDown { link });
+        }
+    }
+    let _ = peripheral.disconnect().await;
+    let mut links = links.lock().unwrap_or_else(|e| e.into_inner());
+    links.by_id.remove(&link);
+    links.peripherals.remove(&id);
+}
+
+async fn connect(peripheral: &Peripheral) -> Result<Characteristic, btleplug::Error> {
+    tokio::time::timeout(CONNECT_TIMEOUT, peripheral.connect())
+        .await
+        .map_err(|_| btleplug::Error::TimedOut(CONNECT_TIMEOUT))??;
+    peripheral.discover_services().await?;
+    let characteristic = peripheral
+        .characteristics()
+        .into_iter()
+        .find(|c| c.uuid == CHARACTERISTIC_UUID && c.service_uuid == SERVICE_UUID)
+        .ok_or(btleplug::Error::NoSuchCharacteristic)?;
+    peripheral.subscribe(&characteristic).await?;
+    Ok(characteristic)
+}

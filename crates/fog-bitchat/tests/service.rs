@@ -1,0 +1,190 @@
+//! Whole BitChat services (engine, SQLite, transport) on the in-memory radio, on tokio's
+//! paused clock: minutes of mesh life run in a moment and repeat from their seeds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fog_bitchat::keys::ChatKeys;
+use fog_bitchat::model::{ChatMessage, DeliveryState};
+use fog_bitchat::service::Bitchat;
+use fog_bitchat::transport::memory::{LinkSpec, MemoryRadio};
+use fog_store::Store;
+
+struct Node {
+    chat: Bitchat,
+    store: Arc<Store>,
+    _dir: tempfile::TempDir,
+}
+
+fn keys_in(dir: &std::path::Path) -> ChatKeys {
+    ChatKeys::load_or_create(dir).unwrap().0
+}
+
+fn start(radio: &MemoryRadio, index: usize) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("fog.db"), fog_bitchat::store::MIGRATIONS).unwrap());
+    let chat =
+        Bitchat::start(store.clone(), keys_in(dir.path()), Some(&format!("node{index}")), radio.attach(index)).unwrap();
+    Node { chat, store, _dir: dir }
+}
+
+/// The same node (data directory, keys, database) started again.
+fn restart(radio: &MemoryRadio, index: usize, node: Node) -> Node {
+    let Node { chat, store, _dir } = node;
+    drop(chat);
+    drop(store);
+    radio.detach(index);
+    let store = Arc::new(Store::open(&_dir.path().join("fog.db"), fog_bitchat::store::MIGRATIONS).unwrap());
+    let chat = Bitchat::start(store.clone(), keys_in(_dir.path()), None, radio.attach(index)).unwrap();
+    Node { chat, store, _dir }
+}
+
+fn line(radio: &MemoryRadio, n: usize, loss: f64) -> Vec<Node> {
+    let nodes: Vec<Node> = (0..n).map(|i| start(radio, i)).collect();
+    for i in 1..n {
+        radio.connect(i - 1, i, LinkSpec { loss, ..LinkSpec::default() });
+    }
+    nodes
+}
+
+/// Waits (on the paused clock) until `check` holds, at most `limit`.
+async fn until<F: FnMut() -> bool>(limit: Duration, mut check: F) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    check()
+}
+
+async fn knows(node: &Node, peer: &str) -> bool {
+    node.chat.peers().await.unwrap().iter().any(|p| p.peer_id == peer && p.reachable)
+}
+
+fn message(node: &Node, channel: &str, id: &str) -> Option<ChatMessage> {
+    node.chat.messages(Some(channel), 1000).unwrap().into_iter().find(|m| m.id == id)
+}
+
+async fn wait_known(nodes: &[&Node], peer: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    for node in nodes {
+        while !knows(node, peer).await {
+            assert!(tokio::time::Instant::now() < deadline, "{peer} was never heard");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_private_message_crosses_five_relays_with_delivery_and_read_receipts() {
+    // 3 % loss a link: a message and its receipt cross 12 links, so one try in three fails
+    // and the outbox's retries carry it.
+    let radio = MemoryRadio::new(7);
+    let nodes = line(&radio, 7, 0.03);
+    let (first, last) = (&nodes[0], &nodes[6]);
+    let (a, b) = (first.chat.status().peer_id, last.chat.status().peer_id);
+    wait_known(&[first], &b).await;
+    wait_known(&[last], &a).await;
+
+    let sent = first.chat.send(Some(&b), "hello across the mesh").await.unwrap();
+    assert_eq!(sent.delivery, Some(DeliveryState::Queued));
+    assert!(until(Duration::from_secs(120), || message(last, &a, &sent.id).is_some()).await, "not received");
+    let received = message(last, &a, &sent.id).unwrap();
+    assert_eq!(received.text, "hello across the mesh");
+    assert!(!received.outgoing && received.private && !received.read);
+    let delivered = || message(first, &b, &sent.id).and_then(|m| m.delivery) == Some(DeliveryState::Delivered);
+    assert!(until(Duration::from_secs(120), delivered).await, "no delivery receipt");
+
+    assert_eq!(last.chat.mark_read(&a).unwrap(), 1);
+    let read = || message(first, &b, &sent.id).and_then(|m| m.delivery) == Some(DeliveryState::Read);
+    assert!(until(Duration::from_secs(60), read).await, "no read receipt");
+    // Only the end points can read it: every relay saw ciphertext only.
+    for relay in &nodes[1..6] {
+        assert!(relay.chat.messages(None, 1000).unwrap().iter().all(|m| !m.private));
+    }
+    assert_eq!(first.chat.status().outbox, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_offline_peer_gets_its_message_when_it_returns_even_after_the_sender_restarts() {
+    let radio = MemoryRadio::new(11);
+    let mut nodes = line(&radio, 3, 0.0);
+    let (a, c) = (nodes[0].chat.status().peer_id, nodes[2].chat.status().peer_id);
+    wait_known(&[&nodes[0]], &c).await;
+
+    radio.detach(2);
+    tokio::time::sleep(Duration::from_secs(70)).await;
+    assert!(!knows(&nodes[0], &c).await, "still counted in reach a minute after it left");
+    let sent = nodes[0].chat.send(Some(&c), "are you there?").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(message(&nodes[0], &c, &sent.id).unwrap().delivery, Some(DeliveryState::Queued));
+
+    // The sender restarts while the message waits: the outbox is in its database.
+    let sender = nodes.remove(0);
+    nodes.insert(0, restart(&radio, 0, sender));
+    assert_eq!(nodes[0].chat.status().outbox, 1);
+    tokio::time::sleep(Duration::from_secs(300)).await;
+
+    // The recipient comes back (same keys, same database).
+    let returning = nodes.remove(2);
+    nodes.push(restart(&radio, 2, returning));
+    let got = || message(&nodes[2], &a, &sent.id).is_some();
+    assert!(until(Duration::from_secs(60), got).await, "the returning peer never got its message");
+    let delivered = || message(&nodes[0], &c, &sent.id).and_then(|m| m.delivery) == Some(DeliveryState::Delivered);
+    assert!(until(Duration::from_secs(60), delivered).await);
+    assert_eq!(nodes[0].chat.status().outbox, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn public_messages_reach_a_lossy_grid_within_ttl() {
+    let radio = MemoryRadio::new(3);
+    let (w, h) = (5usize, 6usize);
+    let nodes: Vec<Node> = (0..w * h).map(|i| start(&radio, i)).collect();
+    for i in 0..w * h {
+        if i % w + 1 < w {
+            radio.connect(i, i + 1, LinkSpec { loss: 0.10, ..LinkSpec::default() });
+        }
+        if i + w < w * h {
+            radio.connect(i, i + w, LinkSpec { loss: 0.10, ..LinkSpec::default() });
+        }
+    }
+    let origin = nodes[0].chat.status().peer_id;
+    // Within TTL reach of the corner: 7 hops.
+    let reach: Vec<&Node> =
+        nodes.iter().enumerate().filter(|(i, _)| *i > 0 && i % w + i / w <= 7).map(|(_, n)| n).collect();
+    wait_known(&reach, &origin).await;
+    let mut ids = Vec::new();
+    for m in 0..10 {
+        ids.push(nodes[0].chat.send(None, &format!("grid message {m}")).await.unwrap().id);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let mut got = 0;
+    for node in &reach {
+        let have = node.chat.messages(Some("#mesh"), 1000).unwrap();
+        got += ids.iter().filter(|id| have.iter().any(|m| &m.id == *id && m.sender == origin)).count();
+    }
+    let expected = ids.len() * reach.len();
+    assert!(got * 100 >= expected * 99, "{got} of {expected} deliveries");
+    assert_eq!(radio.dropped_too_big(), 0, "a frame did not fit its link");
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_input_is_refused_with_a_reason() {
+    let radio = MemoryRadio::new(5);
+    let node = start(&radio, 0);
+    let err = node.chat.send(None, "   ").await.unwrap_err();
+    assert_eq!(err.to_string(), "the message is empty");
+    let err = node.chat.send(Some("zz"), "hi").await.unwrap_err();
+    assert!(err.to_string().contains("not a peer id"), "{err}");
+    let err = node.chat.send(Some("0011223344556677"), "hi").await.unwrap_err();
+    assert!(err.to_string().contains("no peer 0011223344556677"), "{err}");
+    let long = "é".repeat(200);
+    let err = node.chat.send(Some("0011223344556677"), &long).await.unwrap_err();
+    assert!(err.to_string().contains("too long"), "{err}");
+    assert!(node.chat.set_nickname("").await.is_err());
+    node.chat.set_nickname("laptop").await.unwrap();
+    assert_eq!(node.chat.status().nickname, "laptop");
+}
