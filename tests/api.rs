@@ -168,9 +168,11 @@ fn health_reports_real_services_and_honest_gaps() {
     for built in ["identity", "store", "events", "mesh", "idle_compute", "scheduler", "api"] {
         assert_eq!(state(built).as_deref(), Some("running"), "{built}");
     }
-    for missing in ["betanet", "privacy", "tokens", "bitchat"] {
+    for missing in ["betanet", "privacy", "tokens"] {
         assert_eq!(state(missing).as_deref(), Some("not_available"), "{missing}");
     }
+    // No Bluetooth here: BitChat says why, and everything else runs.
+    assert!(matches!(state("bitchat").as_deref(), Some("stopped" | "running" | "starting")));
     let api = services.iter().find(|s| s["id"] == "api").unwrap();
     assert!(api["detail"].as_str().unwrap().contains(&node.base));
 }
@@ -194,7 +196,7 @@ fn stats_events_logs_settings_metrics_and_openapi_answer() {
     assert!(stats["events_total"].as_u64().unwrap() >= 1);
     assert!(stats["db_size_bytes"].as_u64().unwrap() > 0);
     assert!(stats["process"]["rss_bytes"].as_u64().unwrap() > 0);
-    assert_eq!(stats["services_not_available"], 4);
+    assert_eq!(stats["services_not_available"], 3);
 
     let events = node.get("/api/events/recent?limit=50");
     let kinds: Vec<String> = events
@@ -690,4 +692,33 @@ fn fog_bitchat_decodes_and_encodes_frames() {
     let bad = fog(&["bitchat", "decode", "0102"], None);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("shorter than the smallest packet"));
+}
+
+#[test]
+fn bitchat_without_a_radio_says_why_and_refuses_bad_input() {
+    let node = TestNode::start();
+    let status = node.get("/api/bitchat/status");
+    assert_eq!(status["peer_id"].as_str().unwrap().len(), 16);
+    assert_eq!(status["simulated"], false);
+    let key = std::fs::metadata(node.dir.path().join("bitchat_keys")).unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o777, 0o600);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut status = status;
+    while status["adapter"]["state"] == "starting" && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        status = node.get("/api/bitchat/status");
+    }
+    if status["adapter"]["state"] == "unavailable" {
+        let reason = status["adapter"]["reason"].as_str().unwrap();
+        assert!(!reason.is_empty());
+        let (code, body) = node.post("/api/bitchat/messages", r#"{ "text": "hi" }"#);
+        assert_eq!(code, 503);
+        assert!(body["message"].as_str().unwrap().contains(reason), "{body}");
+    }
+    assert_eq!(node.get("/api/bitchat/peers"), serde_json::json!([]));
+    assert_eq!(node.get("/api/bitchat/messages?channel=%23mesh"), serde_json::json!([]));
+    let (code, body) = node.request("GET", "/api/bitchat/messages?channel=nope", Some(&node.token.clone()), None);
+    assert_eq!(code, 400, "{body}");
+    let (code, _) = node.post("/api/bitchat/messages", r#"{ "text": "hi", "extra": 1 }"#);
+    assert_eq!(code, 400);
 }

@@ -6,10 +6,11 @@
 use std::process::ExitCode;
 
 use fog_node::api::types::{
-    ApiError, BenchRequest, BenchResult, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery,
-    ExampleJob, HarvestSettings, HarvestStats, Health, IdleDevice, IdleJobSubmit, IdleOffer, JobView, KnownPeer,
-    LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, NodeInfo, SchedJob, SchedJobDetail, SchedJobSubmit,
-    SchedStats, Settings, SettingsUpdate,
+    ApiError, BenchRequest, BenchResult, BitchatMessagesQuery, BitchatNickname, BitchatPeerFlags, BitchatRead,
+    BitchatSend, BitchatStatus, ChatMessage, ChatPeer, ConnectRequest, DashboardStats, DisconnectRequest, Event,
+    EventsQuery, ExampleJob, HarvestSettings, HarvestStats, Health, IdleDevice, IdleJobSubmit, IdleOffer, JobView,
+    KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, NodeInfo, SchedJob, SchedJobDetail,
+    SchedJobSubmit, SchedStats, Settings, SettingsUpdate,
 };
 use fog_node::{logging, Config, Node, NodeApi, Overrides};
 use tauri::{Emitter, Manager, RunEvent};
@@ -58,6 +59,13 @@ node_commands! {
     sched_job(id: u64) -> SchedJobDetail;
     sched_cancel(id: u64) -> SchedJob;
     sched_stats() -> SchedStats;
+    bitchat_status() -> BitchatStatus;
+    bitchat_peers() -> Vec<ChatPeer>;
+    bitchat_messages(query: BitchatMessagesQuery) -> Vec<ChatMessage>;
+    bitchat_send(request: BitchatSend) -> ChatMessage;
+    bitchat_mark_read(peer: String) -> BitchatRead;
+    bitchat_set_peer(peer: String, flags: BitchatPeerFlags) -> ();
+    bitchat_set_nickname(request: BitchatNickname) -> BitchatStatus;
     bench_run(request: BenchRequest) -> BenchResult;
     bench_results() -> Vec<BenchResult>;
 }
@@ -150,6 +158,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             sched_job_output,
             sched_cancel,
             sched_stats,
+            bitchat_status,
+            bitchat_peers,
+            bitchat_messages,
+            bitchat_send,
+            bitchat_mark_read,
+            bitchat_set_peer,
+            bitchat_set_nickname,
             bench_run,
             bench_results
         ])

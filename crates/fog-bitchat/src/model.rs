@@ -2,12 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 /// The public channel every peer in range shares.
 pub const PUBLIC_CHANNEL: &str = "#mesh";
 
 /// Where an outgoing private message stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Waiting for the peer or its Noise session; kept and retried for 24 h.
@@ -48,7 +49,7 @@ impl DeliveryState {
 }
 
 /// One message, public (channel `#mesh`) or private (channel = the other peer's id).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct ChatMessage {
     pub id: String,
     /// `#mesh`, or the other peer's id (16 hex digits) for a private chat.
@@ -72,7 +73,7 @@ pub struct ChatMessage {
 }
 
 /// A BitChat peer this node has heard.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct ChatPeer {
     /// 16 hex digits: the first 8 bytes of SHA-256 of its Noise key.
     pub peer_id: String,
@@ -99,7 +100,7 @@ pub struct ChatPeer {
 }
 
 /// Whether the radio can be used, and why not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum AdapterState {
     Starting,
@@ -113,7 +114,7 @@ pub enum AdapterState {
 }
 
 /// Status of the BitChat service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct BitchatStatus {
     pub adapter: AdapterState,
     /// True when the frames travel over a simulated radio, not Bluetooth.
@@ -128,7 +129,7 @@ pub struct BitchatStatus {
 }
 
 /// What the engine has done since start.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct ChatCounters {
     #[ts(type = "number")]
     pub frames_in: u64,
@@ -148,7 +149,7 @@ pub struct ChatCounters {
 }
 
 /// What changed, for the event bus and the page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ChatEvent {
     Message {

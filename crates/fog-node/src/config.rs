@@ -41,6 +41,7 @@ pub struct Config {
     pub api: ApiConfig,
     pub mesh: MeshSettings,
     pub idle: IdleConfig,
+    pub bitchat: BitchatConfig,
     pub log: LogConfig,
     /// The file this configuration was read from, if any.
     #[serde(skip)]
@@ -95,6 +96,33 @@ impl Default for IdleConfig {
     }
 }
 
+/// BitChat, the Bluetooth LE mesh chat.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BitchatConfig {
+    /// Run BitChat at all.
+    pub enabled: bool,
+    /// Nickname at first start (later changed on the Chat page, and kept in the database).
+    pub nickname: Option<String>,
+    /// Chat over a simulated radio on loopback UDP instead of Bluetooth, for testnets on one
+    /// machine (`fog testnet --simulated-radio`). Never on unless set.
+    pub simulated_radio: Option<SimulatedRadio>,
+}
+
+impl Default for BitchatConfig {
+    fn default() -> Self {
+        Self { enabled: true, nickname: None, simulated_radio: None }
+    }
+}
+
+/// The loopback radio: this node's UDP address and its neighbours' (all on 127.0.0.1).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedRadio {
+    pub listen: SocketAddr,
+    pub neighbours: Vec<SocketAddr>,
+}
+
 /// Logging.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -122,6 +150,7 @@ impl Default for Config {
             api: ApiConfig::default(),
             mesh: MeshSettings::default(),
             idle: IdleConfig::default(),
+            bitchat: BitchatConfig::default(),
             log: LogConfig::default(),
             config_file: None,
         }
@@ -197,6 +226,9 @@ impl Config {
         if let Some(flag) = env("FOG_IDLE") {
             config.idle.enabled = parse_bool("FOG_IDLE", &flag)?;
         }
+        if let Some(flag) = env("FOG_BITCHAT") {
+            config.bitchat.enabled = parse_bool("FOG_BITCHAT", &flag)?;
+        }
         if let Some(flag) = env("FOG_ALLOW_REMOTE_API") {
             config.api.allow_remote = parse_bool("FOG_ALLOW_REMOTE_API", &flag)?;
         }
@@ -244,6 +276,16 @@ impl Config {
                 value: addr.clone(),
                 what: "multiaddr such as /ip4/127.0.0.1/tcp/7421",
             })?;
+        }
+        if let Some(radio) = &self.bitchat.simulated_radio {
+            if let Some(addr) = std::iter::once(&radio.listen).chain(&radio.neighbours).find(|a| !a.ip().is_loopback())
+            {
+                return Err(ConfigError::BadValue {
+                    name: "bitchat.simulated_radio address".into(),
+                    value: addr.to_string(),
+                    what: "loopback address such as 127.0.0.1:7701 (the simulated radio never leaves this machine)",
+                });
+            }
         }
         crate::logging::parse_filter(&self.log.level).map_err(|_| ConfigError::BadValue {
             name: "log level".into(),

@@ -6,17 +6,18 @@ use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use rust_embed::Embed;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::OpenApi;
 
 use crate::api::types::{
-    BenchRequest, BenchResult, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health,
-    HealthStatus, IdleDevice, IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats,
-    MeshTopology, MeshTraffic, NodeInfo, PeerDirection, ProcessStats, SchedJobDetail, SchedJobSubmit, ServiceHealth,
-    ServiceState, Settings, SettingsUpdate, TopicTraffic, TopologyEdge, TopologyNode,
+    BenchRequest, BenchResult, BitchatMessagesQuery, BitchatNickname, BitchatPeerFlags, BitchatRead, BitchatSend,
+    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, IdleDevice,
+    IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo,
+    PeerDirection, ProcessStats, SchedJobDetail, SchedJobSubmit, ServiceHealth, ServiceState, Settings, SettingsUpdate,
+    TopicTraffic, TopologyEdge, TopologyNode,
 };
 use crate::api::{event_matches, parse_topics, NodeApi};
 use crate::error::{code, ApiError};
@@ -56,6 +57,12 @@ pub fn router(api: NodeApi) -> Router {
         .route("/api/scheduler/jobs/{id}/output", get(sched_job_output))
         .route("/api/scheduler/jobs/{id}/cancel", post(sched_cancel))
         .route("/api/scheduler/stats", get(sched_stats))
+        .route("/api/bitchat/status", get(bitchat_status))
+        .route("/api/bitchat/peers", get(bitchat_peers))
+        .route("/api/bitchat/peers/{peer}", put(bitchat_set_peer))
+        .route("/api/bitchat/peers/{peer}/read", post(bitchat_mark_read))
+        .route("/api/bitchat/messages", get(bitchat_messages).post(bitchat_send))
+        .route("/api/bitchat/nickname", put(bitchat_set_nickname))
         .route("/api/bench/run", post(bench_run))
         .route("/api/bench/results", get(bench_results))
         .route("/api/openapi.json", get(openapi))
@@ -324,6 +331,57 @@ async fn sched_stats(State(api): State<NodeApi>) -> Result<Json<fog_sched::servi
     api.sched_stats().await.map(Json)
 }
 
+#[utoipa::path(get, path = "/api/bitchat/status", responses((status = 200, body = fog_bitchat::model::BitchatStatus, description = "the radio (or why there is none), identity, counters"), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn bitchat_status(State(api): State<NodeApi>) -> Result<Json<fog_bitchat::model::BitchatStatus>, ApiError> {
+    api.bitchat_status().await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/bitchat/peers", responses((status = 200, body = Vec<fog_bitchat::model::ChatPeer>), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn bitchat_peers(State(api): State<NodeApi>) -> Result<Json<Vec<fog_bitchat::model::ChatPeer>>, ApiError> {
+    api.bitchat_peers().await.map(Json)
+}
+
+#[utoipa::path(put, path = "/api/bitchat/peers/{peer}", params(("peer" = String, Path, description = "Peer id, 16 hex digits")), request_body = BitchatPeerFlags, responses((status = 204, description = "marks set"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn bitchat_set_peer(
+    State(api): State<NodeApi>,
+    Path(peer): Path<String>,
+    ApiJson(flags): ApiJson<BitchatPeerFlags>,
+) -> Result<StatusCode, ApiError> {
+    api.bitchat_set_peer(peer, flags).await.map(|()| StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/bitchat/peers/{peer}/read", params(("peer" = String, Path, description = "Peer id, 16 hex digits")), responses((status = 200, body = BitchatRead), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn bitchat_mark_read(
+    State(api): State<NodeApi>,
+    Path(peer): Path<String>,
+) -> Result<Json<BitchatRead>, ApiError> {
+    api.bitchat_mark_read(peer).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/bitchat/messages", params(BitchatMessagesQuery), responses((status = 200, body = Vec<fog_bitchat::model::ChatMessage>, description = "oldest first"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn bitchat_messages(
+    State(api): State<NodeApi>,
+    ApiQuery(query): ApiQuery<BitchatMessagesQuery>,
+) -> Result<Json<Vec<fog_bitchat::model::ChatMessage>>, ApiError> {
+    api.bitchat_messages(query).await.map(Json)
+}
+
+#[utoipa::path(post, path = "/api/bitchat/messages", request_body = BitchatSend, responses((status = 200, body = fog_bitchat::model::ChatMessage, description = "sent (public) or queued (private)"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 503, body = ApiError, description = "no radio, with the reason")), security(("bearer" = [])))]
+async fn bitchat_send(
+    State(api): State<NodeApi>,
+    ApiJson(request): ApiJson<BitchatSend>,
+) -> Result<Json<fog_bitchat::model::ChatMessage>, ApiError> {
+    api.bitchat_send(request).await.map(Json)
+}
+
+#[utoipa::path(put, path = "/api/bitchat/nickname", request_body = BitchatNickname, responses((status = 200, body = fog_bitchat::model::BitchatStatus), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn bitchat_set_nickname(
+    State(api): State<NodeApi>,
+    ApiJson(request): ApiJson<BitchatNickname>,
+) -> Result<Json<fog_bitchat::model::BitchatStatus>, ApiError> {
+    api.bitchat_set_nickname(request).await.map(Json)
+}
+
 #[utoipa::path(post, path = "/api/bench/run", request_body = BenchRequest, responses((status = 200, body = BenchResult), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError, description = "another benchmark is running")), security(("bearer" = [])))]
 async fn bench_run(
     State(api): State<NodeApi>,
@@ -444,8 +502,8 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Fog Compute node API", description = "Every /api route and /metrics need `Authorization: Bearer <token>`; errors are `{code, message}`."),
-    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings, p2p_stats, p2p_peers, p2p_known, p2p_topology, p2p_connect, p2p_disconnect, idle_stats, idle_devices, idle_settings, idle_update_settings, idle_examples, idle_submit, idle_job, idle_job_output, idle_cancel, idle_offer, idle_remote_job, sched_jobs, sched_submit, sched_job, sched_job_output, sched_cancel, sched_stats, bench_run, bench_results),
-    components(schemas(ConnectRequest, DisconnectRequest, MeshPeer, MeshStats, MeshTraffic, TopicTraffic, KnownPeer, MeshTopology, TopologyNode, TopologyEdge, PeerDirection, ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate, IdleDevice, IdleJobSubmit, IdleOffer, SchedJobSubmit, SchedJobDetail, BenchRequest, BenchResult)),
+    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings, p2p_stats, p2p_peers, p2p_known, p2p_topology, p2p_connect, p2p_disconnect, idle_stats, idle_devices, idle_settings, idle_update_settings, idle_examples, idle_submit, idle_job, idle_job_output, idle_cancel, idle_offer, idle_remote_job, sched_jobs, sched_submit, sched_job, sched_job_output, sched_cancel, sched_stats, bitchat_status, bitchat_peers, bitchat_set_peer, bitchat_mark_read, bitchat_messages, bitchat_send, bitchat_set_nickname, bench_run, bench_results),
+    components(schemas(ConnectRequest, DisconnectRequest, MeshPeer, MeshStats, MeshTraffic, TopicTraffic, KnownPeer, MeshTopology, TopologyNode, TopologyEdge, PeerDirection, ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate, IdleDevice, IdleJobSubmit, IdleOffer, SchedJobSubmit, SchedJobDetail, BitchatSend, BitchatMessagesQuery, BitchatPeerFlags, BitchatNickname, BitchatRead, BenchRequest, BenchResult, fog_bitchat::model::BitchatStatus, fog_bitchat::model::ChatPeer, fog_bitchat::model::ChatMessage, fog_bitchat::model::AdapterState, fog_bitchat::model::DeliveryState, fog_bitchat::model::ChatCounters)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

@@ -12,6 +12,7 @@
 pub mod api;
 mod bench;
 pub mod bindings;
+mod bitchat;
 pub mod config;
 pub mod error;
 pub mod events;

@@ -36,8 +36,14 @@ const HTTP_DRAIN: Duration = Duration::from_secs(5);
 
 /// Every migration this build knows, in order, by domain.
 pub fn migrations() -> Vec<Migration> {
-    [EventLog::MIGRATIONS, fog_mesh::peer_book::MIGRATIONS, fog_idle::history::MIGRATIONS, fog_sched::queue::MIGRATIONS]
-        .concat()
+    [
+        EventLog::MIGRATIONS,
+        fog_mesh::peer_book::MIGRATIONS,
+        fog_idle::history::MIGRATIONS,
+        fog_sched::queue::MIGRATIONS,
+        fog_bitchat::store::MIGRATIONS,
+    ]
+    .concat()
 }
 
 /// Shared state behind [`NodeApi`].
@@ -62,6 +68,8 @@ pub(crate) struct NodeState {
     pub idle_offers: MeshOffers,
     /// The batch scheduler, unless its queue could not be opened.
     pub scheduler: Option<Arc<Scheduler>>,
+    /// BitChat, unless it is switched off or could not start.
+    pub bitchat: Option<fog_bitchat::service::Bitchat>,
     /// Benchmark runs since start, oldest first; one runs at a time.
     pub bench_results: std::sync::Mutex<Vec<crate::api::types::BenchResult>>,
     pub bench_lock: tokio::sync::Mutex<()>,
@@ -97,6 +105,7 @@ impl Node {
         let mesh = start_mesh(&config, &identity).await;
         let idle = start_idle(&config, &store).await;
         let scheduler = Scheduler::open(store.clone(), SchedConfig::default()).map(Arc::new);
+        let bitchat = crate::bitchat::start(&config.bitchat, &data_dir, store.clone()).await;
 
         let lan_discovery = matches!(mesh, Ok(Some(_))) && config.mesh.lan_discovery;
         let state = Arc::new(NodeState {
@@ -115,6 +124,7 @@ impl Node {
             idle: idle.as_ref().ok().cloned().flatten(),
             idle_offers: MeshOffers::default(),
             scheduler: scheduler.as_ref().ok().cloned(),
+            bitchat: bitchat.as_ref().ok().cloned().flatten(),
             bench_results: std::sync::Mutex::new(Vec::new()),
             bench_lock: tokio::sync::Mutex::new(()),
             shutdown: shutdown_rx,
@@ -189,6 +199,16 @@ impl Node {
             }
         };
 
+        match bitchat {
+            Ok(Some(chat)) => {
+                tokio::spawn(crate::bitchat::forward_events(chat, state.clone()));
+            }
+            Ok(None) => {
+                state.services.set("bitchat", "BitChat", ServiceState::Stopped, "disabled in the configuration")
+            }
+            Err(e) => state.services.set("bitchat", "BitChat", ServiceState::Failed, e),
+        }
+
         let api = NodeApi::new(state.clone());
         let http = if state.config.api.enabled { start_http(&state, &api).await } else { None };
         if !state.config.api.enabled {
@@ -229,6 +249,11 @@ impl Node {
             // Running jobs stop at their next tick and stay queued for the next start.
             let _ = tokio::task::spawn_blocking(move || harvester.stop()).await;
             state.services.set("idle_compute", "Idle compute", ServiceState::Stopped, "node shut down");
+        }
+        if let Some(chat) = &state.bitchat {
+            // Peers drop us at once instead of after a minute of silence.
+            chat.shutdown().await;
+            state.services.set("bitchat", "BitChat", ServiceState::Stopped, "node shut down");
         }
         if let Some(mesh) = &state.mesh {
             mesh.stop().await;

@@ -20,7 +20,7 @@ export function badgeTone(state: ServiceState | HealthStatus): BadgeTone {
 
 /**
  * A page that belongs to one service the node reports in `health()`, for services
- * the dashboard has no dedicated page for yet (Mesh, Idle compute and Scheduler have their own).
+ * the dashboard has no dedicated page for yet (Mesh, Idle compute, Scheduler and BitChat have their own).
  */
 export type ServicePageInfo = {
   serviceId: string;
@@ -44,11 +44,6 @@ export const SERVICE_PAGES: Partial<Record<RouteId, ServicePageInfo>> = {
     serviceId: "tokens",
     name: "Tokens",
     willShow: "token balances, rewards earned and recent transactions",
-  },
-  bitchat: {
-    serviceId: "bitchat",
-    name: "BitChat",
-    willShow: "BitChat peers and message traffic over the local mesh",
   },
 };
 

@@ -13,10 +13,11 @@ use crate::error::ApiError;
 use crate::logging;
 use crate::node::NodeState;
 use types::{
-    BenchRequest, BenchResult, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health,
-    HealthStatus, IdleDevice, IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats,
-    MeshTopology, MeshTraffic, NodeInfo, PeerDirection, SchedJobDetail, SchedJobSubmit, ServiceState, Settings,
-    SettingsUpdate, TopicTraffic, TopologyEdge, TopologyNode,
+    BenchRequest, BenchResult, BitchatMessagesQuery, BitchatNickname, BitchatPeerFlags, BitchatRead, BitchatSend,
+    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, IdleDevice,
+    IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo,
+    PeerDirection, SchedJobDetail, SchedJobSubmit, ServiceState, Settings, SettingsUpdate, TopicTraffic, TopologyEdge,
+    TopologyNode,
 };
 
 /// Default and largest number of events returned at once.
@@ -408,6 +409,79 @@ impl NodeApi {
         tokio::task::spawn_blocking(move || scheduler.stats()).await.map_err(internal)?.map_err(sched_error)
     }
 
+    /// BitChat's state: the radio (or why there is none), this device's identity and counters.
+    pub async fn bitchat_status(&self) -> Result<fog_bitchat::model::BitchatStatus, ApiError> {
+        Ok(self.bitchat()?.status())
+    }
+
+    /// Every BitChat peer heard, those in reach first.
+    pub async fn bitchat_peers(&self) -> Result<Vec<fog_bitchat::model::ChatPeer>, ApiError> {
+        self.bitchat()?.peers().await.map_err(bitchat_error)
+    }
+
+    /// Messages of one channel or all, oldest first.
+    pub async fn bitchat_messages(
+        &self,
+        query: BitchatMessagesQuery,
+    ) -> Result<Vec<fog_bitchat::model::ChatMessage>, ApiError> {
+        let chat = self.bitchat()?;
+        let limit = query.limit.unwrap_or(200);
+        if !(1..=5000).contains(&limit) {
+            return Err(ApiError::invalid_input(format!("limit must be 1 to 5000, not {limit}")));
+        }
+        tokio::task::spawn_blocking(move || chat.messages(query.channel.as_deref(), limit))
+            .await
+            .map_err(internal)?
+            .map_err(bitchat_error)
+    }
+
+    /// Sends a public or private message.
+    pub async fn bitchat_send(&self, request: BitchatSend) -> Result<fog_bitchat::model::ChatMessage, ApiError> {
+        self.bitchat()?.send(request.to.as_deref(), &request.text).await.map_err(bitchat_error)
+    }
+
+    /// Marks a private chat read, sending read receipts.
+    pub async fn bitchat_mark_read(&self, peer: String) -> Result<BitchatRead, ApiError> {
+        let chat = self.bitchat()?;
+        let marked = tokio::task::spawn_blocking(move || chat.mark_read(&peer))
+            .await
+            .map_err(internal)?
+            .map_err(bitchat_error)?;
+        Ok(BitchatRead { marked })
+    }
+
+    /// Sets a peer's favourite and verified marks.
+    pub async fn bitchat_set_peer(&self, peer: String, flags: BitchatPeerFlags) -> Result<(), ApiError> {
+        let chat = self.bitchat()?;
+        tokio::task::spawn_blocking(move || chat.set_peer_flags(&peer, flags.favourite, flags.verified))
+            .await
+            .map_err(internal)?
+            .map_err(bitchat_error)
+    }
+
+    pub async fn bitchat_set_nickname(
+        &self,
+        request: BitchatNickname,
+    ) -> Result<fog_bitchat::model::BitchatStatus, ApiError> {
+        let chat = self.bitchat()?;
+        chat.set_nickname(&request.nickname).await.map_err(bitchat_error)?;
+        Ok(chat.status())
+    }
+
+    fn bitchat(&self) -> Result<fog_bitchat::service::Bitchat, ApiError> {
+        self.state.bitchat.clone().ok_or_else(|| {
+            let detail = self
+                .state
+                .services
+                .snapshot()
+                .into_iter()
+                .find(|s| s.id == "bitchat")
+                .map(|s| s.detail)
+                .unwrap_or_else(|| "not started".into());
+            ApiError::new(crate::error::code::UNAVAILABLE, format!("BitChat is not running: {detail}"))
+        })
+    }
+
     fn scheduler(&self) -> Result<std::sync::Arc<fog_sched::service::Scheduler>, ApiError> {
         self.state.scheduler.clone().ok_or_else(|| {
             ApiError::new(
@@ -460,6 +534,20 @@ fn job_error(e: fog_idle::JobError) -> ApiError {
 /// Deadline of a submission that gives none, seconds from now.
 const DEFAULT_DEADLINE_S: f64 = 600.0;
 const MAX_DEADLINE_S: f64 = 30.0 * 24.0 * 3600.0;
+
+fn bitchat_error(e: fog_bitchat::service::BitchatError) -> ApiError {
+    use fog_bitchat::service::BitchatError;
+    match e {
+        BitchatError::Chat(fog_bitchat::engine::ChatError::UnknownPeer(_)) => {
+            ApiError::new(crate::error::code::NOT_FOUND, e.to_string())
+        }
+        BitchatError::Chat(_) | BitchatError::BadPeerId(_) => ApiError::invalid_input(e.to_string()),
+        BitchatError::Unavailable(_) | BitchatError::Stopped => {
+            ApiError::new(crate::error::code::UNAVAILABLE, e.to_string())
+        }
+        BitchatError::Store(e) => e.into(),
+    }
+}
 
 fn sched_error(e: fog_sched::service::SchedError) -> ApiError {
     use fog_sched::service::SchedError;

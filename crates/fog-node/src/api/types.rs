@@ -335,6 +335,7 @@ pub struct DisconnectRequest {
     pub peer: String,
 }
 
+pub use fog_bitchat::model::{BitchatStatus, ChatMessage, ChatPeer};
 pub use fog_idle::examples::ExampleJob;
 pub use fog_idle::{HarvestSettings, HarvestStats, JobView};
 pub use fog_sched::queue::SchedJob;
@@ -471,4 +472,45 @@ pub struct BenchResult {
     /// "release", or "debug" (much slower figures).
     pub build: String,
     pub figures: Vec<fog_idle::bench::Figure>,
+}
+
+/// A chat message to send: to `#mesh` (no `to`, or `"#mesh"`) or privately to a peer id.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BitchatSend {
+    #[serde(default)]
+    pub to: Option<String>,
+    pub text: String,
+}
+
+/// Which messages to list: one channel (`#mesh` or a peer id) or all; the last `limit` (200).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, TS, ToSchema, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BitchatMessagesQuery {
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// A peer's marks; a missing field stays as it is.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BitchatPeerFlags {
+    #[serde(default)]
+    pub favourite: Option<bool>,
+    #[serde(default)]
+    pub verified: Option<bool>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BitchatNickname {
+    pub nickname: String,
+}
+
+/// How many received messages were marked read (and got a read receipt).
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+pub struct BitchatRead {
+    pub marked: u32,
 }

@@ -597,6 +597,86 @@ timeout_ms?: number | null,
  */
 work?: number | null, };
 export type SchedJobDetail = { job: SchedJob, attempts: Array<Attempt>, };
+export type DeliveryState = "queued" | "sent" | "delivered" | "read" | "failed";
+export type ChatMessage = { id: string, 
+/**
+ * `#mesh`, or the other peer's id (16 hex digits) for a private chat.
+ */
+channel: string, 
+/**
+ * Sender's peer id (16 hex digits).
+ */
+sender: string, sender_nickname: string, text: string, 
+/**
+ * The sender's timestamp.
+ */
+timestamp_ms: number, 
+/**
+ * When this node received (or sent) it.
+ */
+received_ms: number, outgoing: boolean, private: boolean, 
+/**
+ * Outgoing private messages only.
+ */
+delivery: DeliveryState | null, 
+/**
+ * Incoming private messages: read receipt sent.
+ */
+read: boolean, };
+export type ChatPeer = { 
+/**
+ * 16 hex digits: the first 8 bytes of SHA-256 of its Noise key.
+ */
+peer_id: string, nickname: string, 
+/**
+ * Full SHA-256 of its Noise key, 64 hex digits.
+ */
+fingerprint: string, 
+/**
+ * Has a direct link to this node now.
+ */
+direct: boolean, 
+/**
+ * Heard within the last 60 s (directly or relayed).
+ */
+reachable: boolean, last_heard_ms: number, 
+/**
+ * Received signal strength of the direct link, when the radio reports one.
+ */
+rssi_dbm: number | null, 
+/**
+ * Hops its last announce travelled (0 = direct).
+ */
+hops: number | null, favourite: boolean, 
+/**
+ * The user compared fingerprints and marked it verified.
+ */
+verified: boolean, 
+/**
+ * Its keys are pinned since this time (trust on first use).
+ */
+first_seen_ms: number, has_session: boolean, };
+export type AdapterState = { "state": "starting" } | { "state": "ready", 
+/**
+ * What carries the frames: "Bluetooth LE (hci0)", "simulated radio (loopback UDP)"…
+ */
+transport: string, } | { "state": "unavailable", reason: string, };
+export type ChatCounters = { frames_in: number, frames_out: number, relayed: number, dropped_duplicate: number, dropped_invalid: number, 
+/**
+ * Timestamps more than 120 s from this machine's clock (keep it NTP-synced).
+ */
+dropped_skewed: number, handshakes: number, };
+export type BitchatStatus = { adapter: AdapterState, 
+/**
+ * True when the frames travel over a simulated radio, not Bluetooth.
+ */
+simulated: boolean, peer_id: string, fingerprint: string, nickname: string, links: number, reachable_peers: number, outbox: number, counters: ChatCounters, };
+export type ChatEvent = { "kind": "message", message: ChatMessage, } | { "kind": "delivery", message_id: string, peer_id: string, state: DeliveryState, } | { "kind": "peer", peer: ChatPeer, } | { "kind": "peer_left", peer_id: string, } | { "kind": "key_mismatch", peer_id: string, nickname: string, } | { "kind": "adapter", adapter: AdapterState, };
+export type BitchatSend = { to: string | null, text: string, };
+export type BitchatMessagesQuery = { channel: string | null, limit: number | null, };
+export type BitchatPeerFlags = { favourite: boolean | null, verified: boolean | null, };
+export type BitchatNickname = { nickname: string, };
+export type BitchatRead = { marked: number, };
 export type Figure = { name: string, value: number, unit: string, 
 /**
  * What it is measured against, when there is a goal.

@@ -2,6 +2,10 @@ import { describe, expect, it, vi } from "vitest";
 import type {
   BenchRequest,
   BenchResult,
+  BitchatMessagesQuery,
+  BitchatNickname,
+  BitchatPeerFlags,
+  BitchatSend,
   Event,
   HarvestSettings,
   IdleJobSubmit,
@@ -63,6 +67,13 @@ class FakeTransport implements Transport {
   schedStats = vi.fn(() => this.#answer({ queue_depth: 0 } as never));
   benchRun = vi.fn((request: BenchRequest) => this.#answer({ ...benchResult, suite: request.suite }));
   benchResults = vi.fn(() => this.#answer([benchResult]));
+  bitchatStatus = vi.fn(() => this.#answer({ nickname: "fog-ab12" } as never));
+  bitchatPeers = vi.fn(() => this.#answer([]));
+  bitchatMessages = vi.fn((_query: BitchatMessagesQuery) => this.#answer([]));
+  bitchatSend = vi.fn((request: BitchatSend) => this.#answer({ id: "m1", text: request.text } as never));
+  bitchatMarkRead = vi.fn((_peer: string) => this.#answer({ marked: 2 }));
+  bitchatSetPeer = vi.fn((_peer: string, _flags: BitchatPeerFlags) => this.#answer(undefined));
+  bitchatSetNickname = vi.fn((request: BitchatNickname) => this.#answer({ nickname: request.nickname } as never));
 
   stream(onEvent: EventListener, onStatus: StatusListener) {
     const entry = { onEvent, onStatus, stopped: false };
@@ -183,6 +194,29 @@ describe("FogClient", () => {
       code: "invalid_input",
       message: 'no problem "zdt9"; there are zdt1, zdt2',
     });
+    expect(client.authState).toBe("ok");
+  });
+
+  it("passes BitChat requests to the transport", async () => {
+    const { client, transport } = setup();
+    await expect(client.bitchatStatus()).resolves.toEqual({ nickname: "fog-ab12" });
+    await expect(client.bitchatPeers()).resolves.toEqual([]);
+    await expect(client.bitchatMessages({ channel: "#mesh", limit: 50 })).resolves.toEqual([]);
+    expect(transport.bitchatMessages).toHaveBeenCalledWith({ channel: "#mesh", limit: 50 });
+    await expect(client.bitchatSend({ to: null, text: "hi" })).resolves.toEqual({ id: "m1", text: "hi" });
+    expect(transport.bitchatSend).toHaveBeenCalledWith({ to: null, text: "hi" });
+    await expect(client.bitchatMarkRead("0011223344556677")).resolves.toEqual({ marked: 2 });
+    expect(transport.bitchatMarkRead).toHaveBeenCalledWith("0011223344556677");
+    await expect(client.bitchatSetPeer("0011223344556677", { favourite: true, verified: null })).resolves.toBeUndefined();
+    expect(transport.bitchatSetPeer).toHaveBeenCalledWith("0011223344556677", { favourite: true, verified: null });
+    await expect(client.bitchatSetNickname({ nickname: "ada" })).resolves.toEqual({ nickname: "ada" });
+    transport.failWith = { code: "invalid_input", message: "the message is too long: 300 bytes, at most 255" };
+    await expect(client.bitchatSend({ to: "0011223344556677", text: "x" })).rejects.toEqual({
+      code: "invalid_input",
+      message: "the message is too long: 300 bytes, at most 255",
+    });
+    transport.failWith = { code: "unavailable", message: "BitChat is not running" };
+    await expect(client.bitchatStatus()).rejects.toMatchObject({ code: "unavailable" });
     expect(client.authState).toBe("ok");
   });
 

@@ -2,6 +2,14 @@ import type {
   ApiError,
   BenchRequest,
   BenchResult,
+  BitchatMessagesQuery,
+  BitchatNickname,
+  BitchatPeerFlags,
+  BitchatRead,
+  BitchatSend,
+  BitchatStatus,
+  ChatMessage,
+  ChatPeer,
   ConnectRequest,
   DashboardStats,
   DisconnectRequest,
@@ -286,6 +294,53 @@ export class FogClient {
   /** The benchmark runs since the node started, newest first. */
   benchResults(): Promise<BenchResult[]> {
     return this.#call(() => this.#transport.benchResults());
+  }
+
+  /**
+   * The BitChat service: whether the radio can be used (and why not), this node's BitChat
+   * identity, link and peer counts, the outbox and counters. Rejects with code `unavailable`
+   * when the node's BitChat service is not running; a missing radio is not an error but
+   * `adapter.state === "unavailable"` with the reason.
+   */
+  bitchatStatus(): Promise<BitchatStatus> {
+    return this.#call(() => this.#transport.bitchatStatus());
+  }
+
+  /** Every BitChat peer this node has heard, reachable or not. */
+  bitchatPeers(): Promise<ChatPeer[]> {
+    return this.#call(() => this.#transport.bitchatPeers());
+  }
+
+  /**
+   * Stored messages, oldest first: the last `limit` of `channel` (`#mesh` or a peer id), or of
+   * all channels when `channel` is null. Readable while the radio is unavailable.
+   */
+  bitchatMessages(query: BitchatMessagesQuery): Promise<ChatMessage[]> {
+    return this.#call(() => this.#transport.bitchatMessages(query));
+  }
+
+  /**
+   * Sends to `#mesh` (`to` null or "#mesh") or privately to a peer id. Resolves with the stored
+   * message; a private one starts `queued` and moves on with `bitchat.delivery` events. Bad input
+   * (empty, too long, unknown peer) rejects with a message naming the problem.
+   */
+  bitchatSend(request: BitchatSend): Promise<ChatMessage> {
+    return this.#call(() => this.#transport.bitchatSend(request));
+  }
+
+  /** Marks a private chat read and sends read receipts for what was unread. */
+  bitchatMarkRead(peer: string): Promise<BitchatRead> {
+    return this.#call(() => this.#transport.bitchatMarkRead(peer));
+  }
+
+  /** Sets a peer's favourite and verified marks; null leaves a mark as it is. */
+  bitchatSetPeer(peer: string, flags: BitchatPeerFlags): Promise<void> {
+    return this.#call(() => this.#transport.bitchatSetPeer(peer, flags));
+  }
+
+  /** Changes this node's BitChat nickname (1 to 32 characters) and announces it. */
+  bitchatSetNickname(request: BitchatNickname): Promise<BitchatStatus> {
+    return this.#call(() => this.#transport.bitchatSetNickname(request));
   }
 
   /**

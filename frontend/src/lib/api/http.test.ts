@@ -501,6 +501,58 @@ describe("HTTP requests", () => {
     await expect(http.benchRun({ suite: "sandbox" })).rejects.toEqual({ code: "unavailable", message: busy });
   });
 
+  it("reads BitChat from its routes, sending the channel encoded", async () => {
+    const { http, calls } = transport(() => json(200, []));
+    await http.bitchatStatus();
+    await http.bitchatPeers();
+    await http.bitchatMessages({ channel: "#mesh", limit: 200 });
+    await http.bitchatMessages({ channel: "0011223344556677", limit: null });
+    await http.bitchatMessages({ channel: null, limit: null });
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      "GET http://node.test/api/bitchat/status",
+      "GET http://node.test/api/bitchat/peers",
+      "GET http://node.test/api/bitchat/messages?channel=%23mesh&limit=200",
+      "GET http://node.test/api/bitchat/messages?channel=0011223344556677",
+      "GET http://node.test/api/bitchat/messages",
+    ]);
+    for (const call of calls) {
+      expect(headerOf(call, "Authorization")).toBe("Bearer tok");
+      expect(call.init.body).toBeUndefined();
+    }
+  });
+
+  it("sends BitChat messages, read marks, peer flags and the nickname", async () => {
+    const { http, calls } = transport((call) =>
+      call.url.endsWith("/peers/0011223344556677") ? new Response(null, { status: 204 }) : json(200, { marked: 1 }),
+    );
+    await http.bitchatSend({ to: null, text: "hello mesh" });
+    await expect(http.bitchatMarkRead("0011223344556677")).resolves.toEqual({ marked: 1 });
+    await expect(
+      http.bitchatSetPeer("0011223344556677", { favourite: null, verified: true }),
+    ).resolves.toBeUndefined();
+    await http.bitchatSetNickname({ nickname: "ada" });
+    expect(calls.map((c) => `${c.init.method} ${c.url} ${String(c.init.body)}`)).toEqual([
+      'POST http://node.test/api/bitchat/messages {"to":null,"text":"hello mesh"}',
+      "POST http://node.test/api/bitchat/peers/0011223344556677/read undefined",
+      'PUT http://node.test/api/bitchat/peers/0011223344556677 {"favourite":null,"verified":true}',
+      'PUT http://node.test/api/bitchat/nickname {"nickname":"ada"}',
+    ]);
+    for (const call of calls) expect(headerOf(call, "Authorization")).toBe("Bearer tok");
+  });
+
+  it("passes BitChat refusals on as they were worded", async () => {
+    const { http } = transport((call) =>
+      call.init.method === "POST"
+        ? json(400, { code: "invalid_input", message: "the message is too long: 300 bytes, at most 255" })
+        : json(503, { code: "unavailable", message: "BitChat is not running" }),
+    );
+    await expect(http.bitchatSend({ to: "0011223344556677", text: "x" })).rejects.toEqual({
+      code: "invalid_input",
+      message: "the message is too long: 300 bytes, at most 255",
+    });
+    await expect(http.bitchatStatus()).rejects.toEqual({ code: "unavailable", message: "BitChat is not running" });
+  });
+
   it("maps a network failure to unreachable", async () => {
     const { http } = transport(() => Promise.reject(new TypeError("Failed to fetch")));
     await expect(http.health()).rejects.toMatchObject({ code: "unreachable" });

@@ -2,6 +2,14 @@ import type {
   ApiError,
   BenchRequest,
   BenchResult,
+  BitchatMessagesQuery,
+  BitchatNickname,
+  BitchatPeerFlags,
+  BitchatRead,
+  BitchatSend,
+  BitchatStatus,
+  ChatMessage,
+  ChatPeer,
   ConnectRequest,
   DashboardStats,
   DisconnectRequest,
@@ -297,6 +305,36 @@ export class HttpTransport implements Transport {
     return this.#request("GET", "/api/bench/results");
   }
 
+  bitchatStatus(): Promise<BitchatStatus> {
+    return this.#request("GET", "/api/bitchat/status");
+  }
+
+  bitchatPeers(): Promise<ChatPeer[]> {
+    return this.#request("GET", "/api/bitchat/peers");
+  }
+
+  bitchatMessages(query: BitchatMessagesQuery): Promise<ChatMessage[]> {
+    // queryString encodes the channel, so "#mesh" travels as %23mesh rather than as a fragment.
+    const search = queryString({ channel: query.channel, limit: query.limit });
+    return this.#request("GET", `/api/bitchat/messages${search}`);
+  }
+
+  bitchatSend(request: BitchatSend): Promise<ChatMessage> {
+    return this.#request("POST", "/api/bitchat/messages", request);
+  }
+
+  bitchatMarkRead(peer: string): Promise<BitchatRead> {
+    return this.#request("POST", `/api/bitchat/peers/${encodeURIComponent(peer)}/read`);
+  }
+
+  bitchatSetPeer(peer: string, flags: BitchatPeerFlags): Promise<void> {
+    return this.#command(`/api/bitchat/peers/${encodeURIComponent(peer)}`, flags, "PUT");
+  }
+
+  bitchatSetNickname(request: BitchatNickname): Promise<BitchatStatus> {
+    return this.#request("PUT", "/api/bitchat/nickname", request);
+  }
+
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe {
     let socket: EventSocket | null = null;
     let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -380,9 +418,9 @@ export class HttpTransport implements Transport {
     return new Uint8Array(buffer);
   }
 
-  /** A POST whose success carries no data (the node answers 204 No Content). */
-  async #command(path: string, body: unknown): Promise<void> {
-    const response = await this.#send("POST", path, body);
+  /** A POST or PUT whose success carries no data (the node answers 204 No Content). */
+  async #command(path: string, body: unknown, method: "POST" | "PUT" = "POST"): Promise<void> {
+    const response = await this.#send(method, path, body);
     // Read to the end so the connection can be reused; a body on a 2xx answer is ignored.
     await response.text().catch(() => "");
   }

@@ -63,6 +63,32 @@ describe("Tauri scheduler commands", () => {
   });
 });
 
+describe("Tauri BitChat commands", () => {
+  it("invokes the bitchat_* commands with the arguments the desktop app declares", async () => {
+    invoke.mockResolvedValue(null);
+    const transport = new TauriTransport();
+    const query = { channel: "#mesh", limit: 100 };
+    const request = { to: "0011223344556677", text: "hi" };
+    const flags = { favourite: true, verified: null };
+    await transport.bitchatStatus();
+    await transport.bitchatPeers();
+    await transport.bitchatMessages(query);
+    await transport.bitchatSend(request);
+    await transport.bitchatMarkRead("0011223344556677");
+    await expect(transport.bitchatSetPeer("0011223344556677", flags)).resolves.toBeUndefined();
+    await transport.bitchatSetNickname({ nickname: "ada" });
+    expect(invoke.mock.calls).toEqual([
+      ["bitchat_status"],
+      ["bitchat_peers"],
+      ["bitchat_messages", { query }],
+      ["bitchat_send", { request }],
+      ["bitchat_mark_read", { peer: "0011223344556677" }],
+      ["bitchat_set_peer", { peer: "0011223344556677", flags }],
+      ["bitchat_set_nickname", { request: { nickname: "ada" } }],
+    ]);
+  });
+});
+
 describe("bytesOf", () => {
   it("takes an ArrayBuffer, a typed array or an array of bytes", () => {
     expect([...bytesOf(new Uint8Array([1, 2]).buffer)]).toEqual([1, 2]);

@@ -4,6 +4,14 @@ import type {
   ApiError,
   BenchRequest,
   BenchResult,
+  BitchatMessagesQuery,
+  BitchatNickname,
+  BitchatPeerFlags,
+  BitchatRead,
+  BitchatSend,
+  BitchatStatus,
+  ChatMessage,
+  ChatPeer,
   ConnectRequest,
   DashboardStats,
   DisconnectRequest,
@@ -184,6 +192,35 @@ export class TauriTransport implements Transport {
 
   benchResults(): Promise<BenchResult[]> {
     return invoke("bench_results");
+  }
+
+  bitchatStatus(): Promise<BitchatStatus> {
+    return invoke("bitchat_status");
+  }
+
+  bitchatPeers(): Promise<ChatPeer[]> {
+    return invoke("bitchat_peers");
+  }
+
+  bitchatMessages(query: BitchatMessagesQuery): Promise<ChatMessage[]> {
+    return invoke("bitchat_messages", { query });
+  }
+
+  bitchatSend(request: BitchatSend): Promise<ChatMessage> {
+    return invoke("bitchat_send", { request });
+  }
+
+  bitchatMarkRead(peer: string): Promise<BitchatRead> {
+    return invoke("bitchat_mark_read", { peer });
+  }
+
+  // Resolves to null on success, like the mesh commands.
+  async bitchatSetPeer(peer: string, flags: BitchatPeerFlags): Promise<void> {
+    await invoke<null>("bitchat_set_peer", { peer, flags });
+  }
+
+  bitchatSetNickname(request: BitchatNickname): Promise<BitchatStatus> {
+    return invoke("bitchat_set_nickname", { request });
   }
 
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe {

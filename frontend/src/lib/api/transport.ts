@@ -2,6 +2,14 @@ import type {
   ApiError,
   BenchRequest,
   BenchResult,
+  BitchatMessagesQuery,
+  BitchatNickname,
+  BitchatPeerFlags,
+  BitchatRead,
+  BitchatSend,
+  BitchatStatus,
+  ChatMessage,
+  ChatPeer,
   ConnectRequest,
   DashboardStats,
   DisconnectRequest,
@@ -80,6 +88,13 @@ export interface Transport {
   /** Runs one benchmark in the node and resolves when it has finished. */
   benchRun(request: BenchRequest): Promise<BenchResult>;
   benchResults(): Promise<BenchResult[]>;
+  bitchatStatus(): Promise<BitchatStatus>;
+  bitchatPeers(): Promise<ChatPeer[]>;
+  bitchatMessages(query: BitchatMessagesQuery): Promise<ChatMessage[]>;
+  bitchatSend(request: BitchatSend): Promise<ChatMessage>;
+  bitchatMarkRead(peer: string): Promise<BitchatRead>;
+  bitchatSetPeer(peer: string, flags: BitchatPeerFlags): Promise<void>;
+  bitchatSetNickname(request: BitchatNickname): Promise<BitchatStatus>;
   /** Starts the live event stream; the returned function stops it. */
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe;
 }

@@ -10,6 +10,7 @@ use fog_node::{logging, Config, Node, Overrides};
 
 use client::NodeClient;
 
+mod chat;
 mod client;
 mod idle;
 mod job;
@@ -67,6 +68,8 @@ enum P2pCommand {
 
 #[derive(Args)]
 struct BitchatArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
     #[command(subcommand)]
     command: BitchatCommand,
 }
@@ -77,11 +80,28 @@ enum BitchatCommand {
     Decode { frame: String },
     /// A frame built from JSON (as `decode` prints it; `-` reads stdin), printed as hex.
     Encode { json: String },
+    /// Send to #mesh, or privately with --to <peer id>.
+    Send {
+        #[arg(long)]
+        to: Option<String>,
+        text: String,
+    },
+    /// The radio's state (or why there is none) and the peers heard.
+    Peers,
+    /// Messages, oldest first: all, or one channel (`#mesh` or a peer id).
+    Log {
+        channel: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 fn bitchat(args: BitchatArgs) -> anyhow::Result<()> {
     use std::io::Read;
     match args.command {
+        BitchatCommand::Send { to, text } => chat::run(&args.config, chat::ChatCommand::Send { to, text })?,
+        BitchatCommand::Peers => chat::run(&args.config, chat::ChatCommand::Peers)?,
+        BitchatCommand::Log { channel, limit } => chat::run(&args.config, chat::ChatCommand::Log { channel, limit })?,
         BitchatCommand::Decode { frame } => {
             let json = fog_bitchat::inspect::decode_hex(&frame)?;
             println!("{}", serde_json::to_string_pretty(&json)?);

@@ -43,6 +43,10 @@ pub struct TestnetArgs {
     /// Print one JSON document (one line) instead of a table.
     #[arg(long)]
     json: bool,
+    /// Join the nodes' BitChat by a simulated radio (loopback UDP on ports P + 200 + i, every
+    /// node in range of every other) instead of Bluetooth. Shown as "simulated radio".
+    #[arg(long)]
+    simulated_radio: bool,
 }
 
 /// One node as the testnet reports it.
@@ -66,7 +70,12 @@ struct Report {
 struct Layout {
     dir: PathBuf,
     base_port: u16,
+    nodes: u16,
+    simulated_radio: bool,
 }
+
+/// Simulated-radio ports sit this far above the API ports.
+const RADIO_PORT_OFFSET: u16 = 200;
 
 impl Layout {
     fn data_dir(&self, node: u16) -> PathBuf {
@@ -85,12 +94,22 @@ impl Layout {
     /// `fog status --config …` and the user's own config never leaks in.
     fn config(&self, node: u16, bootstrap: Option<&str>) -> String {
         let bootstrap = bootstrap.map(|b| format!("{b:?}")).unwrap_or_default();
-        format!(
+        let mut config = format!(
             "# Written by `fog testnet`; rewritten on every run.\ndata_dir = {:?}\n\n[api]\naddr = \"{}\"\n\n[mesh]\nlisten = [{:?}]\nbootstrap = [{bootstrap}]\n",
             self.data_dir(node).display().to_string(),
             self.api_addr(node),
             self.mesh_addr(node),
-        )
+        );
+        if self.simulated_radio {
+            let radio = |n: u16| format!("\"127.0.0.1:{}\"", self.base_port + RADIO_PORT_OFFSET + n);
+            let neighbours: Vec<String> = (1..=self.nodes).filter(|n| *n != node).map(radio).collect();
+            config.push_str(&format!(
+                "\n[bitchat]\nnickname = \"testnet-{node}\"\n\n[bitchat.simulated_radio]\nlisten = {}\nneighbours = [{}]\n",
+                radio(node),
+                neighbours.join(", ")
+            ));
+        }
+        config
     }
 }
 
@@ -196,9 +215,9 @@ fn validate(args: &TestnetArgs) -> anyhow::Result<()> {
     if !(2..=MAX_NODES).contains(&args.nodes) {
         bail!("--nodes must be between 2 and {MAX_NODES}, not {}", args.nodes);
     }
-    let top = u32::from(args.base_port) + u32::from(MESH_PORT_OFFSET) + u32::from(args.nodes);
+    let top = u32::from(args.base_port) + u32::from(RADIO_PORT_OFFSET) + u32::from(args.nodes);
     if args.base_port < 1024 || top > u32::from(u16::MAX) {
-        bail!("--base-port must leave room for ports P+1…P+{} within 1024–65535", MESH_PORT_OFFSET + args.nodes);
+        bail!("--base-port must leave room for ports P+1…P+{} within 1024–65535", RADIO_PORT_OFFSET + args.nodes);
     }
     Ok(())
 }
@@ -214,7 +233,7 @@ pub fn run(args: TestnetArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let dir = dir.canonicalize()?;
     eprintln!("testnet: {} nodes, data dirs under {}", args.nodes, dir.display());
-    let layout = Layout { dir, base_port: args.base_port };
+    let layout = Layout { dir, base_port: args.base_port, nodes: args.nodes, simulated_radio: args.simulated_radio };
     let exe = std::env::current_exe().context("cannot find the fog executable")?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut testnet = Testnet { nodes: Vec::new() };
@@ -354,7 +373,7 @@ mod tests {
     use super::*;
 
     fn args(nodes: u16, base_port: u16) -> TestnetArgs {
-        TestnetArgs { nodes, base_port, dir: None, json: false }
+        TestnetArgs { nodes, base_port, dir: None, json: false, simulated_radio: false }
     }
 
     #[test]
@@ -368,7 +387,7 @@ mod tests {
 
     #[test]
     fn each_node_gets_its_own_ports_dir_and_config() {
-        let layout = Layout { dir: PathBuf::from("/t"), base_port: 7500 };
+        let layout = Layout { dir: PathBuf::from("/t"), base_port: 7500, nodes: 3, simulated_radio: true };
         assert_eq!(layout.api_addr(3).to_string(), "127.0.0.1:7503");
         assert_eq!(layout.mesh_addr(3), "/ip4/127.0.0.1/tcp/7603");
         let config: fog_node::Config = toml::from_str(&layout.config(2, Some("/ip4/127.0.0.1/tcp/7601/p2p/x")))
@@ -377,6 +396,9 @@ mod tests {
         assert_eq!(config.api.addr.to_string(), "127.0.0.1:7502");
         assert_eq!(config.mesh.listen, ["/ip4/127.0.0.1/tcp/7602"]);
         assert_eq!(config.mesh.bootstrap, ["/ip4/127.0.0.1/tcp/7601/p2p/x"]);
+        let radio = config.bitchat.simulated_radio.expect("asked for");
+        assert_eq!(radio.listen.to_string(), "127.0.0.1:7702");
+        assert_eq!(radio.neighbours.iter().map(|a| a.port()).collect::<Vec<_>>(), [7701, 7703]);
         let first: fog_node::Config = toml::from_str(&layout.config(1, None)).expect("parses");
         assert!(first.mesh.bootstrap.is_empty());
     }
