@@ -328,6 +328,11 @@ impl Engine {
             || self.peers.get(&peer_id).is_some_and(|p| now_ms.saturating_sub(p.known.last_heard_ms) < REACHABLE_MS)
     }
 
+    /// Peers in reach now (cheaper than [`Engine::peers`], for the status line).
+    pub fn reachable_count(&self, now_ms: u64) -> usize {
+        self.peers.keys().filter(|id| self.reachable(**id, now_ms)).count()
+    }
+
     fn peer_view(&self, peer_id: PeerId, now_ms: u64) -> ChatPeer {
         let peer = &self.peers[&peer_id];
         let link = self.direct_link(peer_id);
@@ -374,7 +379,7 @@ impl Engine {
         signing::sign(&mut packet, self.keys.signing()).expect("a message within the size limits encodes");
         self.seen.first_time(router::message_id(&packet), now_ms);
         self.remember(&packet, now_ms);
-        self.originate(&packet, None, now_ms);
+        self.originate(&packet, None);
         let message = ChatMessage {
             id: public_message_id(&self.me, now_ms, text),
             channel: PUBLIC_CHANNEL.into(),
@@ -448,7 +453,7 @@ impl Engine {
     pub fn leave(&mut self, now_ms: u64) {
         let mut packet = Packet::new(kind::LEAVE, self.me, now_ms, Vec::new());
         signing::sign(&mut packet, self.keys.signing()).expect("an empty leave encodes");
-        self.originate(&packet, None, now_ms);
+        self.originate(&packet, None);
     }
 
     fn announce_packet(&self, now_ms: u64) -> Packet {
@@ -471,7 +476,7 @@ impl Engine {
     fn announce(&mut self, now_ms: u64) {
         let packet = self.announce_packet(now_ms);
         self.seen.first_time(router::message_id(&packet), now_ms);
-        self.originate(&packet, None, now_ms);
+        self.originate(&packet, None);
         self.schedule_announce(now_ms);
     }
 
@@ -487,7 +492,7 @@ impl Engine {
     }
 
     /// To every link, or to the recipient's link when it is a neighbour.
-    fn originate(&mut self, packet: &Packet, recipient: Option<PeerId>, _now_ms: u64) {
+    fn originate(&mut self, packet: &Packet, recipient: Option<PeerId>) {
         let targets: Vec<LinkId> = match recipient.and_then(|r| self.direct_link(r)) {
             Some((link, _)) => vec![link],
             None => self.links.keys().copied().collect(),
@@ -528,7 +533,7 @@ impl Engine {
                 Ok(ciphertext) => {
                     let mut packet = Packet::new(kind::NOISE_ENCRYPTED, self.me, now_ms, ciphertext);
                     packet.recipient = Some(peer);
-                    self.originate(&packet, Some(peer), now_ms);
+                    self.originate(&packet, Some(peer));
                     return;
                 }
                 // Counter exhausted: re-key with a new handshake.
@@ -568,7 +573,7 @@ impl Engine {
     fn send_handshake(&mut self, peer: PeerId, message: Vec<u8>, now_ms: u64) {
         let mut packet = Packet::new(kind::NOISE_HANDSHAKE, self.me, now_ms, message);
         packet.recipient = Some(peer);
-        self.originate(&packet, Some(peer), now_ms);
+        self.originate(&packet, Some(peer));
     }
 
     fn flush_waiting(&mut self, peer: PeerId, now_ms: u64) {
@@ -811,10 +816,14 @@ impl Engine {
             self.counters.dropped_invalid += 1;
             return;
         }
+        // An announce is checked once; its verdict serves the link binding and the delivery.
+        let announce = (packet.kind == kind::ANNOUNCE).then(|| signing::verify_announce(&packet).ok()).flatten();
+        let mut announce_accepted = false;
         // An announce at full TTL comes from the neighbour at the other end of this link.
-        if packet.kind == kind::ANNOUNCE && packet.ttl == ORIGIN_TTL && !packet.is_rsr {
-            if let Ok(announce) = signing::verify_announce(&packet) {
-                if self.accept_announce(&packet, &announce, 0, now_ms) {
+        if packet.ttl == ORIGIN_TTL && !packet.is_rsr {
+            if let Some(announce) = &announce {
+                announce_accepted = self.accept_announce(&packet, announce, 0, now_ms);
+                if announce_accepted {
                     let newly_bound = self.links.get(&link).is_some_and(|l| l.peer != Some(packet.sender));
                     if let Some(l) = self.links.get_mut(&link) {
                         l.peer = Some(packet.sender);
@@ -859,7 +868,10 @@ impl Engine {
             }
         }
         if deliver {
-            self.deliver(link, packet, now_ms);
+            match announce {
+                Some(announce) => self.deliver_announce(&packet, &announce, announce_accepted, now_ms),
+                None => self.deliver(link, packet, now_ms),
+            }
         }
     }
 
@@ -873,24 +885,8 @@ impl Engine {
 
     fn deliver(&mut self, link: LinkId, packet: Packet, now_ms: u64) {
         match packet.kind {
-            kind::ANNOUNCE => {
-                let Ok(announce) = signing::verify_announce(&packet) else {
-                    self.counters.dropped_invalid += 1;
-                    return;
-                };
-                let hops = ORIGIN_TTL.saturating_sub(packet.ttl);
-                if self.accept_announce(&packet, &announce, hops, now_ms) {
-                    let pending: Vec<Packet> = {
-                        let (from_peer, rest): (Vec<_>, Vec<_>) =
-                            self.unverified.drain(..).partition(|(p, _)| p.sender == packet.sender);
-                        self.unverified = rest.into();
-                        from_peer.into_iter().map(|(p, _)| p).collect()
-                    };
-                    for message in pending {
-                        self.deliver_public(message, now_ms);
-                    }
-                }
-            }
+            // A verified announce went to `deliver_announce`; this one failed its checks.
+            kind::ANNOUNCE => self.counters.dropped_invalid += 1,
             kind::MESSAGE => self.deliver_public(packet, now_ms),
             kind::LEAVE => {
                 let Some(peer) = self.peers.get(&packet.sender) else { return };
@@ -920,6 +916,21 @@ impl Engine {
             }
             // Types this build does not handle are skipped (they were relayed if relayable).
             _ => {}
+        }
+    }
+
+    /// Records a verified announce (unless the link binding already did) and delivers the
+    /// public messages from its sender that were waiting for its keys.
+    fn deliver_announce(&mut self, packet: &Packet, announce: &Announce, accepted: bool, now_ms: u64) {
+        let hops = ORIGIN_TTL.saturating_sub(packet.ttl);
+        if !accepted && !self.accept_announce(packet, announce, hops, now_ms) {
+            return;
+        }
+        let (from_peer, rest): (Vec<_>, Vec<_>) =
+            self.unverified.drain(..).partition(|(p, _)| p.sender == packet.sender);
+        self.unverified = rest.into();
+        for (message, _) in from_peer {
+            self.deliver_public(message, now_ms);
         }
     }
 

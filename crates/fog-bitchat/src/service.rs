@@ -312,7 +312,7 @@ impl Task {
             }
         }
         let now = self.clock.now();
-        let reachable = self.engine.peers(now).iter().filter(|p| p.reachable).count() as u32;
+        let reachable = self.engine.reachable_count(now) as u32;
         let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
         status.links = self.engine.link_count() as u32;
         status.reachable_peers = reachable;

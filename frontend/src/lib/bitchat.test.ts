@@ -370,12 +370,12 @@ describe("peers", () => {
 
   it("says how long ago a peer was heard", () => {
     const now = 1_700_000_000_000;
-    expect(heardAgo(now - 12_000, now)).toBe("12 s ago");
+    expect(heardAgo(now - 12_000, now)).toBe("12s ago");
     expect(heardAgo(now - 500, now)).toBe("just now");
     expect(heardAgo(now + 5_000, now)).toBe("just now");
-    expect(heardAgo(now - 5 * 60_000, now)).toBe("5 min ago");
-    expect(heardAgo(now - 3 * 3_600_000, now)).toBe("3 h ago");
-    expect(heardAgo(now - 3 * 86_400_000, now)).toBe("3 d ago");
+    expect(heardAgo(now - 5 * 60_000, now)).toBe("5m ago");
+    expect(heardAgo(now - 3 * 3_600_000, now)).toBe("3h ago");
+    expect(heardAgo(now - 3 * 86_400_000, now)).toBe("3d ago");
     expect(heardAgo(0, now)).toBe("never");
   });
 

@@ -6,7 +6,7 @@ import type {
   DeliveryState,
   Event,
 } from "./api/client";
-import { formatDateTime, formatTime } from "./format";
+import { formatAgo, formatDateTime, formatTime } from "./format";
 import type { BadgeTone } from "./services";
 
 /** The public channel every peer in range shares. */
@@ -413,18 +413,9 @@ export function routeText(peer: Pick<ChatPeer, "direct" | "hops">): string {
   return `relayed, ${peer.hops} ${peer.hops === 1 ? "hop" : "hops"}`;
 }
 
-/** "just now", "12 s ago", "5 min ago", "3 h ago", "2 d ago"; "never" for 0. */
+/** When a peer was last heard, as the rest of the dashboard says it ("12s ago"); "never" for 0. */
 export function heardAgo(ms: number, nowMs: number): string {
-  if (ms <= 0 || !Number.isFinite(ms)) return "never";
-  const seconds = Math.floor((nowMs - ms) / 1000);
-  // A clock running behind the node's reads as "just now" rather than the future.
-  if (!Number.isFinite(seconds) || seconds < 1) return "just now";
-  if (seconds < 60) return `${seconds} s ago`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min ago`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours} h ago`;
-  return `${Math.floor(hours / 24)} d ago`;
+  return ms <= 0 || !Number.isFinite(ms) ? "never" : formatAgo(ms, nowMs);
 }
 
 /** A fingerprint in groups of four hex digits: "3f2a 9c01 …". Separators already in it are dropped. */
