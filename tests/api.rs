@@ -722,3 +722,16 @@ fn bitchat_without_a_radio_says_why_and_refuses_bad_input() {
     let (code, _) = node.post("/api/bitchat/messages", r#"{ "text": "hi", "extra": 1 }"#);
     assert_eq!(code, 400);
 }
+
+#[test]
+fn fog_bitchat_radio_names_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fog"))
+        .args(["bitchat", "radio"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", format!("unix:path={}", dir.path().join("no-bus").display()))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("radio: unavailable — cannot connect to the D-Bus system bus"), "{stderr}");
+}

@@ -31,9 +31,14 @@ struct Testnet {
 }
 
 fn start_testnet(dir: &Path, base: u16, count: usize) -> Testnet {
+    start_testnet_with(dir, base, count, &[])
+}
+
+fn start_testnet_with(dir: &Path, base: u16, count: usize, extra: &[&str]) -> Testnet {
     let mut child = Command::new(FOG)
         .args(["testnet", "--nodes", &count.to_string(), "--base-port", &base.to_string(), "--json", "--dir"])
         .arg(dir)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -311,4 +316,44 @@ fn scheduled_jobs_run_on_all_three_nodes_and_a_killed_nodes_jobs_are_placed_agai
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[test]
+fn bitchat_over_the_simulated_radio_carries_public_and_private_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut testnet = start_testnet_with(dir.path(), base_port(3), 2, &["--simulated-radio"]);
+    let (a, b) = (&nodes(&testnet.report)[0], &nodes(&testnet.report)[1]);
+    let status = |node: &Value| get(node, "/api/bitchat/status").expect("status");
+    let (a_id, b_id) =
+        (status(a)["peer_id"].as_str().unwrap().to_owned(), status(b)["peer_id"].as_str().unwrap().to_owned());
+    for node in [a, b] {
+        let status = status(node);
+        assert_eq!(status["simulated"], true);
+        assert_eq!(status["adapter"]["state"], "ready", "{status}");
+        assert!(status["adapter"]["transport"].as_str().unwrap().starts_with("simulated radio"));
+    }
+    let hears = |node: &Value, peer: &str| {
+        get(node, "/api/bitchat/peers")
+            .is_some_and(|p| p.as_array().unwrap().iter().any(|p| p["peer_id"] == peer && p["reachable"] == true))
+    };
+    wait_until(WAIT, "the two nodes hear each other's announces", || hears(a, &b_id) && hears(b, &a_id));
+
+    let public = send(a, "POST", "/api/bitchat/messages", &serde_json::json!({ "text": "hello #mesh" }));
+    let private = send(a, "POST", "/api/bitchat/messages", &serde_json::json!({ "to": b_id, "text": "just you" }));
+    assert_eq!(private["delivery"], "queued");
+    let has = |node: &Value, channel: &str, id: &Value| {
+        get(node, &format!("/api/bitchat/messages?channel={}", channel.replace('#', "%23")))
+            .and_then(|m| m.as_array().unwrap().iter().find(|m| m["id"] == *id).cloned())
+    };
+    wait_until(WAIT, "node 2 gets the public message", || has(b, "#mesh", &public["id"]).is_some());
+    wait_until(WAIT, "node 2 gets the private message", || has(b, &a_id, &private["id"]).is_some());
+    assert_eq!(has(b, &a_id, &private["id"]).unwrap()["text"], "just you");
+    wait_until(WAIT, "node 1 sees it delivered", || {
+        has(a, &b_id, &private["id"]).is_some_and(|m| m["delivery"] == "delivered")
+    });
+    send(b, "POST", &format!("/api/bitchat/peers/{a_id}/read"), &serde_json::json!({}));
+    wait_until(WAIT, "node 1 sees it read", || has(a, &b_id, &private["id"]).is_some_and(|m| m["delivery"] == "read"));
+
+    signal(testnet.child.id(), "-TERM");
+    assert!(wait_exit(&mut testnet.child, WAIT).success());
 }

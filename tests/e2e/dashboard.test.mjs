@@ -1,7 +1,15 @@
 // The dashboard served by a real `fog node`, in Debian's Chromium driven by playwright-core.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { artifacts, callApi, letJobsRun, requireFromFrontend, startNode } from './helpers.mjs';
+import {
+  artifacts,
+  callApi,
+  freeUdpPorts,
+  letJobsRun,
+  requireFromFrontend,
+  simulatedRadioConfig,
+  startNode,
+} from './helpers.mjs';
 
 const { chromium } = requireFromFrontend('playwright-core');
 
@@ -191,3 +199,69 @@ test('the Benchmarks page runs the optimiser benchmark in the node and shows its
     await node.stop();
   }
 });
+
+test('the BitChat page of a node without Bluetooth says why, and history stays readable', { timeout: 120_000 }, async () => {
+  const node = await startNode();
+  try {
+    await withBrowser(async (page) => {
+      await page.goto(`${node.url}/#token=${node.token}`);
+      await page.goto(`${node.url}/#/bitchat`);
+      const reason = page.getByTestId('bitchat-adapter-reason');
+      await reason.waitFor({ timeout: 30_000 });
+      const status = await callApi(node, '/api/bitchat/status');
+      assert.equal(status.adapter.state, 'unavailable');
+      assert.equal((await reason.innerText()).trim(), status.adapter.reason);
+      assert.match(await page.getByTestId('bitchat-peers-reason').innerText(), /Without a radio/);
+      assert.equal(await page.getByTestId('bitchat-composer-send').isDisabled(), true);
+      assert.equal(await page.getByTestId('bitchat-simulated').count(), 0);
+      await page.screenshot({ path: `${artifacts}bitchat-no-radio.png`, fullPage: true });
+    });
+  } finally {
+    await node.stop();
+  }
+});
+
+test('two nodes on the simulated radio chat from the BitChat page, publicly and privately', { timeout: 120_000 }, async () => {
+  const [portA, portB] = await freeUdpPorts(2);
+  const a = await startNode({ config: simulatedRadioConfig(portA, [portB], 'alice') });
+  const b = await startNode({ config: simulatedRadioConfig(portB, [portA], 'bob') });
+  try {
+    const bob = (await callApi(b, '/api/bitchat/status')).peer_id;
+    const alice = (await callApi(a, '/api/bitchat/status')).peer_id;
+    await withBrowser(async (page) => {
+      await page.goto(`${a.url}/#token=${a.token}`);
+      await page.goto(`${a.url}/#/bitchat`);
+      await page.getByTestId('bitchat-simulated').waitFor({ timeout: 30_000 });
+      const row = page.locator(`[data-testid="bitchat-peer-row"][data-peer-id="${bob}"]`);
+      await row.waitFor({ timeout: 30_000 });
+      assert.match(await row.getByTestId('bitchat-peer-reach').innerText(), /reachable/);
+
+      await page.getByTestId('bitchat-composer-input').fill('hello from the page');
+      await page.getByTestId('bitchat-composer-send').click();
+      await page.locator('[data-testid="bitchat-message"]', { hasText: 'hello from the page' }).waitFor();
+      await waitFor(async () => (await callApi(b, '/api/bitchat/messages?channel=%23mesh')).some((m) => m.text === 'hello from the page'));
+
+      await row.getByTestId('bitchat-peer-message').click();
+      await page.getByTestId('bitchat-composer-input').fill('just for bob');
+      await page.getByTestId('bitchat-composer-send').click();
+      const sent = page.locator('[data-testid="bitchat-message"]', { hasText: 'just for bob' });
+      await sent.locator('[data-testid="bitchat-tick"][data-state="delivered"]').waitFor({ timeout: 30_000 });
+      const got = await callApi(b, `/api/bitchat/messages?channel=${alice}`);
+      assert.ok(got.some((m) => m.text === 'just for bob' && m.private && !m.outgoing));
+      await callApi(b, `/api/bitchat/peers/${alice}/read`, { method: 'POST' });
+      await sent.locator('[data-testid="bitchat-tick"][data-state="read"]').waitFor({ timeout: 30_000 });
+      await page.screenshot({ path: `${artifacts}bitchat.png`, fullPage: true });
+    });
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});
+
+async function waitFor(check, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -1,6 +1,7 @@
 // Shared helpers of the end-to-end tests: a real `fog node` on 127.0.0.1 with a fresh data dir.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -28,11 +29,17 @@ export function freePort() {
 }
 
 /** Starts `fog node` and resolves once it prints its API URL. */
-export async function startNode() {
+export async function startNode({ config } = {}) {
   const bin = process.env.FOG_BIN;
   if (!bin) throw new Error('FOG_BIN must point at the fog binary');
   const dataDir = freshDataDir();
-  const child = spawn(bin, ['node', '--data-dir', dataDir, '--api-addr', '127.0.0.1:0', '--mesh-listen', '/ip4/127.0.0.1/tcp/0'], {
+  const args = ['node', '--data-dir', dataDir, '--api-addr', '127.0.0.1:0', '--mesh-listen', '/ip4/127.0.0.1/tcp/0'];
+  if (config) {
+    const file = join(dataDir, 'e2e.toml');
+    writeFileSync(file, config);
+    args.push('--config', file);
+  }
+  const child = spawn(bin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FOG_LOG: 'info' },
   });
@@ -83,4 +90,25 @@ export function letJobsRun(node) {
     method: 'PUT',
     body: JSON.stringify({ run_while_in_use: true, max_cores_in_use: 0, cpu_pct_in_use: 100, other_cpu_suspend_pct: 0 }),
   });
+}
+
+/** Two free UDP ports on 127.0.0.1 (bound, read, released). */
+export async function freeUdpPorts(count) {
+  const sockets = await Promise.all(
+    Array.from({ length: count }, () =>
+      new Promise((resolve) => {
+        const socket = createSocket('udp4');
+        socket.bind(0, '127.0.0.1', () => resolve(socket));
+      }),
+    ),
+  );
+  const ports = sockets.map((s) => s.address().port);
+  await Promise.all(sockets.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+/** The config that puts a node's BitChat on the loopback simulated radio. */
+export function simulatedRadioConfig(listen, neighbours, nickname) {
+  const quoted = neighbours.map((p) => `"127.0.0.1:${p}"`).join(', ');
+  return `[bitchat]\nnickname = "${nickname}"\n\n[bitchat.simulated_radio]\nlisten = "127.0.0.1:${listen}"\nneighbours = [${quoted}]\n`;
 }

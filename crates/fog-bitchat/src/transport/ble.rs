@@ -2,8 +2,8 @@
 //! UUID, connect (one attempt per 0.5 s, at most 6 links, 8 s timeout), find the one
 //! characteristic, subscribe to its notifications and write each frame whole, without response.
 //!
-//! When the radio cannot be used the transport says why and stays down; the rest of the node
-//! runs on. The reasons are told apart by what failed, never by an error's text: no system
+//! When the radio cannot be used the transport says why, looks again every 10 s, and the rest
+//! of the node runs on. The reasons are told apart by what failed, never by an error's text: no system
 //! D-Bus socket, a bus without BlueZ (`adapters()` fails), or BlueZ without a controller (an
 //! empty adapter list).
 
@@ -84,12 +84,24 @@ pub fn start() -> (Arc<dyn Transport>, TransportEvents) {
     (Arc::new(BleTransport { links }), rx)
 }
 
+/// How often a missing radio is looked for again (a dongle plugged in, BlueZ started).
+const PROBE_EVERY: Duration = Duration::from_secs(10);
+
 async fn run(links: Arc<Mutex<Links>>, events: mpsc::UnboundedSender<TransportEvent>) {
-    let (adapter, info) = match probe().await {
-        Ok(found) => found,
-        Err(reason) => {
-            let _ = events.send(TransportEvent::Adapter(AdapterState::Unavailable { reason }));
-            return;
+    let mut last_reason = None;
+    let (adapter, info) = loop {
+        match probe().await {
+            Ok(found) => break found,
+            Err(reason) => {
+                if last_reason.as_ref() != Some(&reason) {
+                    let _ = events.send(TransportEvent::Adapter(AdapterState::Unavailable { reason: reason.clone() }));
+                    last_reason = Some(reason);
+                }
+                if events.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(PROBE_EVERY).await;
+            }
         }
     };
     let unavailable = |reason: String| {

@@ -72,3 +72,15 @@ fn print_adapter(status: &BitchatStatus) {
     }
     println!("me: {} ({}), fingerprint {}", status.nickname, status.peer_id, status.fingerprint);
 }
+
+/// Probes Bluetooth as the node would; exits with an error naming the reason if it cannot.
+pub fn radio() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    match runtime.block_on(fog_bitchat::transport::ble::probe()) {
+        Ok((_, adapter)) => {
+            println!("radio: Bluetooth LE ({adapter})");
+            Ok(())
+        }
+        Err(reason) => anyhow::bail!("radio: unavailable — {reason}"),
+    }
+}

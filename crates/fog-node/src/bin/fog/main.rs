@@ -88,6 +88,8 @@ enum BitchatCommand {
     },
     /// The radio's state (or why there is none) and the peers heard.
     Peers,
+    /// Whether this machine's Bluetooth can carry BitChat, checked here without a node.
+    Radio,
     /// Messages, oldest first: all, or one channel (`#mesh` or a peer id).
     Log {
         channel: Option<String>,
@@ -101,6 +103,7 @@ fn bitchat(args: BitchatArgs) -> anyhow::Result<()> {
     match args.command {
         BitchatCommand::Send { to, text } => chat::run(&args.config, chat::ChatCommand::Send { to, text })?,
         BitchatCommand::Peers => chat::run(&args.config, chat::ChatCommand::Peers)?,
+        BitchatCommand::Radio => chat::radio()?,
         BitchatCommand::Log { channel, limit } => chat::run(&args.config, chat::ChatCommand::Log { channel, limit })?,
         BitchatCommand::Decode { frame } => {
             let json = fog_bitchat::inspect::decode_hex(&frame)?;
