@@ -1,7 +1,9 @@
-//! The BLE transport's "no radio" paths, for real (see also `fog bitchat radio` in tests/api.rs): btleplug talks to an actual D-Bus daemon
-//! (a private one this test starts) and to BlueZ's API as python-dbusmock's `bluez5` template
-//! serves it. No Bluetooth hardware or kernel support is needed. Each state must give its own
-//! reason at once, never hang.
+//! The BLE transport against the real D-Bus stack (see also `fog bitchat radio` in tests/api.rs):
+//! btleplug talks to a private D-Bus daemon this test starts, and to BlueZ's API as
+//! python-dbusmock's `bluez5` template serves it (`mock_phone.py` adds a BitChat phone). No
+//! Bluetooth hardware or kernel support is needed; this proves our use of btleplug and BlueZ's
+//! API, not radio range or real chipsets. Each missing layer gives its own reason at once, never
+//! a hang; then a phone comes into range and frames go both ways.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -65,7 +67,7 @@ async fn probe_reason() -> String {
 
 // One test: the bus address is process-wide, so the states are visited in turn.
 #[tokio::test]
-async fn each_missing_layer_has_its_own_reason_and_a_mocked_adapter_is_found() {
+async fn each_missing_layer_has_its_own_reason_then_a_mocked_phone_links_up() {
     let dir = tempfile::tempdir().unwrap();
 
     // libdbus reads the bus address once per process, so "no bus at all" is tested through
@@ -94,7 +96,7 @@ async fn each_missing_layer_has_its_own_reason_and_a_mocked_adapter_is_found() {
     assert_eq!(probe_reason().await, "no Bluetooth adapter found");
 
     // The transport itself reports the same, and looks again.
-    let (_transport, mut events) = ble::start();
+    let (transport, mut events) = ble::start();
     let first = tokio::time::timeout(Duration::from_secs(5), events.recv()).await.unwrap().unwrap();
     assert_eq!(
         first,
@@ -110,5 +112,58 @@ async fn each_missing_layer_has_its_own_reason_and_a_mocked_adapter_is_found() {
         matches!(&ready, Some(TransportEvent::Adapter(AdapterState::Ready { transport })) if transport.starts_with("Bluetooth LE")),
         "{ready:?}"
     );
+
+    // A phone comes into range: the central connects, subscribes, writes and hears it.
+    phone(&["device"]);
+    let (link, mtu, rssi_dbm) = loop {
+        match tokio::time::timeout(Duration::from_secs(10), events.recv()).await.expect("a link within 10 s") {
+            Some(TransportEvent::LinkUp { link, mtu, rssi_dbm }) => break (link, mtu, rssi_dbm),
+            Some(_) => continue,
+            None => panic!("the transport stopped"),
+        }
+    };
+    assert_eq!((mtu, rssi_dbm), (517, Some(-61)));
+    let keys = fog_bitchat::keys::ChatKeys::generate();
+    let mut engine = fog_bitchat::engine::Engine::new(keys, "laptop", 1_800_000_000_000, 1);
+    engine.link_up(link, mtu, rssi_dbm, 1_800_000_000_000);
+    let Some(fog_bitchat::engine::Output::Transmit { frame: announce, .. }) = engine.poll() else {
+        panic!("an announce on the new link")
+    };
+    transport.send(link, announce.clone());
+    let wrote = wait_output("the write to reach the phone", || {
+        let out = phone(&["writes"]);
+        (!out.is_empty()).then_some(out)
+    })
+    .await;
+    assert_eq!(wrote.trim(), hex::encode(&announce), "one whole frame per write");
+
+    let from_phone = "0102030405";
+    phone(&["notify", from_phone]);
+    let frame = loop {
+        match tokio::time::timeout(Duration::from_secs(5), events.recv()).await.expect("a frame within 5 s") {
+            Some(TransportEvent::Frame { link: l, frame }) if l == link => break frame,
+            Some(_) => continue,
+            None => panic!("the transport stopped"),
+        }
+    };
+    assert_eq!(hex::encode(frame), from_phone);
     drop(bluez);
+}
+
+fn phone(args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mock_phone.py");
+    let out = Command::new("/usr/bin/python3").arg(script).args(args).output().expect("mock_phone.py runs");
+    assert!(out.status.success(), "mock_phone.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn wait_output<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what} within 10 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
