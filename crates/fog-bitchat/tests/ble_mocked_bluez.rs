@@ -43,18 +43,6 @@ fn private_bus(dir: &Path) -> (Killed, String) {
     (Killed(daemon), address)
 }
 
-fn dbus_send(address: &str, args: &[&str]) {
-    let ok = Command::new("dbus-send")
-        .arg(format!("--bus={address}"))
-        .args(["--print-reply", "--dest=org.bluez"])
-        .args(args)
-        .stdout(Stdio::null())
-        .status()
-        .expect("dbus-send runs")
-        .success();
-    assert!(ok, "dbus-send {args:?}");
-}
-
 async fn probe_reason() -> String {
     let started = Instant::now();
     let result = tokio::time::timeout(Duration::from_secs(5), ble::probe()).await.expect("the probe answers at once");
@@ -65,8 +53,9 @@ async fn probe_reason() -> String {
     }
 }
 
-// One test: the bus address is process-wide, so the states are visited in turn.
-#[tokio::test]
+// One test: the bus address is process-wide, so the states are visited in turn. Several
+// threads: the D-Bus handlers of our GATT server must answer while the test waits on the mock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_missing_layer_has_its_own_reason_then_a_mocked_phone_links_up() {
     let dir = tempfile::tempdir().unwrap();
 
@@ -103,15 +92,18 @@ async fn each_missing_layer_has_its_own_reason_then_a_mocked_phone_links_up() {
         TransportEvent::Adapter(AdapterState::Unavailable { reason: "no Bluetooth adapter found".into() })
     );
 
-    dbus_send(&address, &["/org/bluez", "org.bluez.Mock.AddAdapter", "string:hci0", "string:fog-test"]);
+    phone(&["adapter"]);
     let reason = probe_reason().await;
     assert!(reason.starts_with("ready: "), "{reason}");
     let ready =
         tokio::time::timeout(Duration::from_secs(15), events.recv()).await.expect("found within a probe period");
     assert!(
-        matches!(&ready, Some(TransportEvent::Adapter(AdapterState::Ready { transport })) if transport.starts_with("Bluetooth LE")),
+        matches!(&ready, Some(TransportEvent::Adapter(AdapterState::Ready { transport }))
+            if transport.starts_with("Bluetooth LE") && transport.ends_with("central and peripheral")),
         "{ready:?}"
     );
+    // Advertised by service UUID only: no name, nothing that identifies us.
+    assert_eq!(phone(&["advertised"]), format!("{}\nno name\n", ble::SERVICE_UUID.hyphenated()));
 
     // A phone comes into range: the central connects, subscribes, writes and hears it.
     phone(&["device"]);
@@ -147,6 +139,33 @@ async fn each_missing_layer_has_its_own_reason_then_a_mocked_phone_links_up() {
         }
     };
     assert_eq!(hex::encode(frame), from_phone);
+
+    // The phone as central: it writes to our GATT server and subscribes to its notifications.
+    phone(&["central-write", "0a0b0c"]);
+    let (server_link, server_mtu) = loop {
+        match tokio::time::timeout(Duration::from_secs(5), events.recv()).await.expect("a link within 5 s") {
+            Some(TransportEvent::LinkUp { link, mtu, .. }) => break (link, mtu),
+            Some(_) => continue,
+            None => panic!("the transport stopped"),
+        }
+    };
+    assert_ne!(server_link, link);
+    assert_eq!(server_mtu, 247);
+    let written = tokio::time::timeout(Duration::from_secs(5), events.recv()).await.unwrap();
+    assert_eq!(written, Some(TransportEvent::Frame { link: server_link, frame: vec![0x0a, 0x0b, 0x0c] }));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mock_phone.py");
+    let listener =
+        Command::new("/usr/bin/python3").args([script, "central-listen"]).stdout(Stdio::piped()).spawn().unwrap();
+    let heard = tokio::task::spawn_blocking(move || listener.wait_with_output());
+    tokio::pin!(heard);
+    let output = loop {
+        transport.send(server_link, vec![0xfe, 0xed]);
+        tokio::select! {
+            output = &mut heard => break output.unwrap().unwrap(),
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    };
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "feed", "the subscribed phone hears our frame");
     drop(bluez);
 }
 

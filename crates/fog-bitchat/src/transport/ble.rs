@@ -1,5 +1,5 @@
-//! Bluetooth LE through BlueZ, with btleplug in the central role: scan for BitChat's service
-//! UUID, connect (one attempt per 0.5 s, at most 6 links, 8 s timeout), find the one
+//! Bluetooth LE through BlueZ, in both roles: bluer serves the peripheral (see [`super::peripheral`])
+//! and btleplug is the central: scan for BitChat's service UUID, connect (one attempt per 0.5 s, at most 6 links, 8 s timeout), find the one
 //! characteristic, subscribe to its notifications and write each frame whole, without response.
 //!
 //! When the radio cannot be used the transport says why, looks again every 10 s, and the rest
@@ -49,14 +49,20 @@ pub async fn probe() -> Result<(Adapter, String), String> {
     Ok((adapter, info))
 }
 
-struct Link {
-    writes: mpsc::UnboundedSender<Vec<u8>>,
+/// Where a link's frames go.
+pub(super) enum Sink {
+    /// Written to the peer's characteristic, in order.
+    Central(mpsc::UnboundedSender<Vec<u8>>),
+    /// Notified to the centrals subscribed to ours.
+    Peripheral,
 }
 
 #[derive(Default)]
-struct Links {
-    by_id: HashMap<LinkId, Link>,
+pub(super) struct Links {
+    pub(super) by_id: HashMap<LinkId, Sink>,
     peripherals: HashSet<PeripheralId>,
+    /// The peripheral role's notification queue, once it serves.
+    pub(super) notify: Option<mpsc::UnboundedSender<Vec<u8>>>,
 }
 
 struct BleTransport {
@@ -69,8 +75,17 @@ impl Transport for BleTransport {
     }
 
     fn send(&self, link: LinkId, frame: Vec<u8>) {
-        if let Some(l) = self.links.lock().unwrap_or_else(|e| e.into_inner()).by_id.get(&link) {
-            let _ = l.writes.send(frame);
+        let links = self.links.lock().unwrap_or_else(|e| e.into_inner());
+        match links.by_id.get(&link) {
+            Some(Sink::Central(writes)) => {
+                let _ = writes.send(frame);
+            }
+            Some(Sink::Peripheral) => {
+                if let Some(notify) = &links.notify {
+                    let _ = notify.send(frame);
+                }
+            }
+            None => {}
         }
     }
 }
@@ -114,8 +129,14 @@ async fn run(links: Arc<Mutex<Links>>, events: mpsc::UnboundedSender<TransportEv
     if let Err(e) = adapter.start_scan(ScanFilter { services: vec![SERVICE_UUID] }).await {
         return unavailable(format!("cannot scan for BitChat peers (is the adapter powered?): {e}"));
     }
-    let _ = events.send(TransportEvent::Adapter(AdapterState::Ready { transport: format!("Bluetooth LE ({info})") }));
     let next_link = Arc::new(AtomicU64::new(1));
+    // Both roles, as the apps run: phones that only scan find us through the peripheral.
+    let (_serving, roles) = match super::peripheral::serve(links.clone(), next_link.clone(), events.clone()).await {
+        Ok(serving) => (Some(serving), "central and peripheral".to_owned()),
+        Err(reason) => (None, format!("central only; the peripheral role is unavailable: {reason}")),
+    };
+    let transport = format!("Bluetooth LE ({info}), {roles}");
+    let _ = events.send(TransportEvent::Adapter(AdapterState::Ready { transport }));
     let mut last_attempt = tokio::time::Instant::now() - CONNECT_EVERY;
     while let Some(event) = central.next().await {
         let id = match event {
@@ -154,7 +175,7 @@ async fn serve_link(
     if let Ok(characteristic) = connect(&peripheral).await {
         if let Ok(mut notifications) = peripheral.notifications().await {
             let (writes, mut outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
-            links.lock().unwrap_or_else(|e| e.into_inner()).by_id.insert(link, Link { writes });
+            links.lock().unwrap_or_else(|e| e.into_inner()).by_id.insert(link, Sink::Central(writes));
             let rssi_dbm = peripheral.properties().await.ok().flatten().and_then(|p| p.rssi);
             let mtu = usize::from(peripheral.mtu());
             let _ = events.send(TransportEvent::LinkUp { link, mtu, rssi_dbm });

@@ -2,13 +2,14 @@
 //! it can run at all (and why not), and sends one whole frame per write, best effort: a radio
 //! loses frames and the mesh copes.
 //!
-//! - [`ble`]: Bluetooth LE through BlueZ (btleplug as central).
+//! - [`ble`]: Bluetooth LE through BlueZ (btleplug as central, bluer as peripheral).
 //! - [`memory`]: an in-memory radio with loss, delay, MTU and topology, for tests.
 //! - [`udp`]: a simulated radio over loopback UDP, so nodes on one machine can chat; only on an
 //!   explicit flag, and labelled as simulated wherever it shows.
 
 pub mod ble;
 pub mod memory;
+mod peripheral;
 pub mod udp;
 
 use tokio::sync::mpsc;
