@@ -45,7 +45,8 @@ fn private_bus(dir: &Path) -> (Killed, String) {
 
 async fn probe_reason() -> String {
     let started = Instant::now();
-    let result = tokio::time::timeout(Duration::from_secs(5), ble::probe()).await.expect("the probe answers at once");
+    let result =
+        tokio::time::timeout(Duration::from_secs(5), ble::probe(None)).await.expect("the probe answers at once");
     assert!(started.elapsed() < Duration::from_secs(5));
     match result {
         Ok((_, info)) => format!("ready: {info}"),
@@ -85,7 +86,7 @@ async fn each_missing_layer_has_its_own_reason_then_a_mocked_phone_links_up() {
     assert_eq!(probe_reason().await, "no Bluetooth adapter found");
 
     // The transport itself reports the same, and looks again.
-    let (transport, mut events) = ble::start();
+    let (transport, mut events) = ble::start(None);
     let first = tokio::time::timeout(Duration::from_secs(5), events.recv()).await.unwrap().unwrap();
     assert_eq!(
         first,

@@ -104,6 +104,8 @@ pub struct BitchatConfig {
     pub enabled: bool,
     /// Nickname at first start (later changed on the Chat page, and kept in the database).
     pub nickname: Option<String>,
+    /// The Bluetooth adapter to use, e.g. `hci1`; the first one if unset.
+    pub adapter: Option<String>,
     /// Chat over a simulated radio on loopback UDP instead of Bluetooth, for testnets on one
     /// machine (`fog testnet --simulated-radio`). Never on unless set.
     pub simulated_radio: Option<SimulatedRadio>,
@@ -111,7 +113,7 @@ pub struct BitchatConfig {
 
 impl Default for BitchatConfig {
     fn default() -> Self {
-        Self { enabled: true, nickname: None, simulated_radio: None }
+        Self { enabled: true, nickname: None, adapter: None, simulated_radio: None }
     }
 }
 

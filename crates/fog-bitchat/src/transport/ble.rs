@@ -1,5 +1,6 @@
 //! Bluetooth LE through BlueZ, in both roles: bluer serves the peripheral (see [`super::peripheral`])
-//! and btleplug is the central: scan for BitChat's service UUID, connect (one attempt per 0.5 s, at most 6 links, 8 s timeout), find the one
+//! and btleplug is the central: scan for BitChat's service UUID, connect (one attempt per 0.5 s, at most 6 links, 8 s timeout,
+//! peers without a link tried again every 5 s), find the one
 //! characteristic, subscribe to its notifications and write each frame whole, without response.
 //!
 //! When the radio cannot be used the transport says why, looks again every 10 s, and the rest
@@ -31,10 +32,13 @@ pub const CHARACTERISTIC_UUID: Uuid = uuid!("A1B2C3D4-E5F6-4A5B-8C9D-0E1F2A3B4C5
 const MAX_CENTRAL_LINKS: usize = 6;
 const CONNECT_EVERY: Duration = Duration::from_millis(500);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
+/// Known peers without a link are tried again this often.
+const RETRY_EVERY: Duration = Duration::from_secs(5);
 const SYSTEM_BUS_SOCKET: &str = "/run/dbus/system_bus_socket";
 
-/// Why BLE cannot be used here, if it cannot: finds the first adapter.
-pub async fn probe() -> Result<(Adapter, String), String> {
+/// Why BLE cannot be used here, if it cannot: finds the adapter named `wanted` (`hci1`), or
+/// the first one.
+pub async fn probe(wanted: Option<&str>) -> Result<(Adapter, String), String> {
     let address = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").ok();
     if address.is_none() && !Path::new(SYSTEM_BUS_SOCKET).exists() {
         return Err(format!(
@@ -44,9 +48,17 @@ pub async fn probe() -> Result<(Adapter, String), String> {
     let manager = Manager::new().await.map_err(|e| format!("cannot connect to the D-Bus system bus: {e}"))?;
     let adapters =
         manager.adapters().await.map_err(|e| format!("BlueZ not running (no org.bluez on the system bus: {e})"))?;
-    let adapter = adapters.into_iter().next().ok_or_else(|| "no Bluetooth adapter found".to_owned())?;
-    let info = adapter.adapter_info().await.unwrap_or_else(|_| "adapter".into());
-    Ok((adapter, info))
+    for adapter in adapters {
+        let info = adapter.adapter_info().await.unwrap_or_else(|_| "adapter".into());
+        // BlueZ names it first: "hci0 (usb:v1D6Bp0246d0540)".
+        if wanted.is_none_or(|name| info.split_whitespace().next() == Some(name)) {
+            return Ok((adapter, info));
+        }
+    }
+    Err(match wanted {
+        Some(name) => format!("no Bluetooth adapter named {name}"),
+        None => "no Bluetooth adapter found".to_owned(),
+    })
 }
 
 /// Where a link's frames go.
@@ -90,22 +102,22 @@ impl Transport for BleTransport {
     }
 }
 
-/// Starts the BLE transport on the current runtime. It reports `Unavailable` with the reason
-/// if there is no usable radio.
-pub fn start() -> (Arc<dyn Transport>, TransportEvents) {
+/// Starts the BLE transport on the current runtime, on adapter `adapter` (`hci1`) or the first
+/// one. It reports `Unavailable` with the reason if there is no usable radio.
+pub fn start(adapter: Option<String>) -> (Arc<dyn Transport>, TransportEvents) {
     let (tx, rx) = mpsc::unbounded_channel();
     let links = Arc::new(Mutex::new(Links::default()));
-    tokio::spawn(run(links.clone(), tx));
+    tokio::spawn(run(adapter, links.clone(), tx));
     (Arc::new(BleTransport { links }), rx)
 }
 
 /// How often a missing radio is looked for again (a dongle plugged in, BlueZ started).
 const PROBE_EVERY: Duration = Duration::from_secs(10);
 
-async fn run(links: Arc<Mutex<Links>>, events: mpsc::UnboundedSender<TransportEvent>) {
+async fn run(wanted: Option<String>, links: Arc<Mutex<Links>>, events: mpsc::UnboundedSender<TransportEvent>) {
     let mut last_reason = None;
     let (adapter, info) = loop {
-        match probe().await {
+        match probe(wanted.as_deref()).await {
             Ok(found) => break found,
             Err(reason) => {
                 if last_reason.as_ref() != Some(&reason) {
@@ -131,36 +143,49 @@ async fn run(links: Arc<Mutex<Links>>, events: mpsc::UnboundedSender<TransportEv
     }
     let next_link = Arc::new(AtomicU64::new(1));
     // Both roles, as the apps run: phones that only scan find us through the peripheral.
-    let (_serving, roles) = match super::peripheral::serve(links.clone(), next_link.clone(), events.clone()).await {
-        Ok(serving) => (Some(serving), "central and peripheral".to_owned()),
-        Err(reason) => (None, format!("central only; the peripheral role is unavailable: {reason}")),
-    };
+    let name = info.split_whitespace().next().unwrap_or_default().to_owned();
+    let (_serving, roles) =
+        match super::peripheral::serve(&name, links.clone(), next_link.clone(), events.clone()).await {
+            Ok(serving) => (Some(serving), "central and peripheral".to_owned()),
+            Err(reason) => (None, format!("central only; the peripheral role is unavailable: {reason}")),
+        };
     let transport = format!("Bluetooth LE ({info}), {roles}");
     let _ = events.send(TransportEvent::Adapter(AdapterState::Ready { transport }));
     let mut last_attempt = tokio::time::Instant::now() - CONNECT_EVERY;
-    while let Some(event) = central.next().await {
-        let id = match event {
-            CentralEvent::DeviceDiscovered(id) | CentralEvent::DeviceUpdated(id) => id,
-            CentralEvent::ServicesAdvertisement { id, services } if services.contains(&SERVICE_UUID) => id,
-            _ => continue,
+    // Peers already known to BlueZ send no new discovery event; they are tried again from here.
+    let mut retry = tokio::time::interval(RETRY_EVERY);
+    loop {
+        let candidates = tokio::select! {
+            event = central.next() => match event {
+                Some(CentralEvent::DeviceDiscovered(id) | CentralEvent::DeviceUpdated(id)) => vec![id],
+                Some(CentralEvent::ServicesAdvertisement { id, services }) if services.contains(&SERVICE_UUID) => vec![id],
+                Some(_) => continue,
+                None => return,
+            },
+            _ = retry.tick() => match adapter.peripherals().await {
+                Ok(known) => known.iter().map(|p| p.id()).collect(),
+                Err(_) => continue,
+            },
         };
-        {
-            let links = links.lock().unwrap_or_else(|e| e.into_inner());
-            if links.peripherals.contains(&id) || links.peripherals.len() >= MAX_CENTRAL_LINKS {
+        for id in candidates {
+            {
+                let links = links.lock().unwrap_or_else(|e| e.into_inner());
+                if links.peripherals.contains(&id) || links.peripherals.len() >= MAX_CENTRAL_LINKS {
+                    continue;
+                }
+            }
+            let Ok(peripheral) = adapter.peripheral(&id).await else { continue };
+            let advertises =
+                peripheral.properties().await.ok().flatten().is_some_and(|p| p.services.contains(&SERVICE_UUID));
+            if !advertises {
                 continue;
             }
+            tokio::time::sleep_until(last_attempt + CONNECT_EVERY).await;
+            last_attempt = tokio::time::Instant::now();
+            links.lock().unwrap_or_else(|e| e.into_inner()).peripherals.insert(id.clone());
+            let link = next_link.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(serve_link(peripheral, id, link, links.clone(), events.clone()));
         }
-        let Ok(peripheral) = adapter.peripheral(&id).await else { continue };
-        let advertises =
-            peripheral.properties().await.ok().flatten().is_some_and(|p| p.services.contains(&SERVICE_UUID));
-        if !advertises {
-            continue;
-        }
-        tokio::time::sleep_until(last_attempt + CONNECT_EVERY).await;
-        last_attempt = tokio::time::Instant::now();
-        links.lock().unwrap_or_else(|e| e.into_inner()).peripherals.insert(id.clone());
-        let link = next_link.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(serve_link(peripheral, id, link, links.clone(), events.clone()));
     }
 }
 
@@ -172,7 +197,11 @@ async fn serve_link(
     links: Arc<Mutex<Links>>,
     events: mpsc::UnboundedSender<TransportEvent>,
 ) {
-    if let Ok(characteristic) = connect(&peripheral).await {
+    let connected = connect(&peripheral).await;
+    if let Err(e) = &connected {
+        tracing::info!("bitchat: cannot link to {}: {e}", peripheral.address());
+    }
+    if let Ok(characteristic) = connected {
         if let Ok(mut notifications) = peripheral.notifications().await {
             let (writes, mut outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
             links.lock().unwrap_or_else(|e| e.into_inner()).by_id.insert(link, Sink::Central(writes));

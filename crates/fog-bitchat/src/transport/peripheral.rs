@@ -32,14 +32,16 @@ pub struct Serving {
     _advertisement: AdvertisementHandle,
 }
 
-/// Registers the GATT application and the advertisement on the default adapter.
+/// Registers the GATT application and the advertisement on adapter `name` (the one the
+/// central uses).
 pub async fn serve(
+    name: &str,
     links: Arc<Mutex<Links>>,
     next_link: Arc<AtomicU64>,
     events: mpsc::UnboundedSender<TransportEvent>,
 ) -> Result<Serving, String> {
     let session = bluer::Session::new().await.map_err(|e| format!("cannot reach BlueZ: {e}"))?;
-    let adapter = session.default_adapter().await.map_err(|e| format!("no default adapter: {e}"))?;
+    let adapter = session.adapter(name).map_err(|e| format!("no adapter {name}: {e}"))?;
     let centrals: Arc<Mutex<HashMap<bluer::Address, (LinkId, Instant)>>> = Arc::default();
     let notifiers: Arc<Mutex<Vec<CharacteristicNotifier>>> = Arc::default();
 

@@ -76,7 +76,7 @@ fn print_adapter(status: &BitchatStatus) {
 /// Probes Bluetooth as the node would; exits with an error naming the reason if it cannot.
 pub fn radio() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    match runtime.block_on(fog_bitchat::transport::ble::probe()) {
+    match runtime.block_on(fog_bitchat::transport::ble::probe(None)) {
         Ok((_, adapter)) => {
             println!("radio: Bluetooth LE ({adapter})");
             Ok(())
