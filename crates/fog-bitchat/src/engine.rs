@@ -52,6 +52,15 @@ const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 const RESPONDER_TIMEOUT_MS: u64 = 20_000;
 /// Handshakes we start with one peer, at most this many a minute.
 const HANDSHAKES_PER_MINUTE: usize = 10;
+/// A session is replaced by a new handshake after this long or this many messages (Android's
+/// rule; iOS keeps one a day).
+const REKEY_AFTER_MS: u64 = 3600 * 1000;
+const REKEY_AFTER_MESSAGES: u32 = 1000;
+/// Sync requests answered per link, at most this many per 30 s.
+const SYNC_ANSWERS_PER_30S: usize = 8;
+/// Public messages shown per sender: a burst of 5, then one a second (iOS's bucket).
+const PUBLIC_BURST: f64 = 5.0;
+const PUBLIC_PER_SECOND: f64 = 1.0;
 /// Public messages from senders we have no announce for yet wait this long, at most this many.
 const UNVERIFIED_MS: u64 = 60_000;
 const UNVERIFIED_MAX: usize = 64;
@@ -179,6 +188,10 @@ pub struct Engine {
     /// The initiation we last answered per peer, so a repeated copy is not taken for a new one.
     answered: HashMap<PeerId, (Vec<u8>, u64)>,
     receipts: Vec<(u64, PeerId, String)>,
+    /// When each session started and how many messages it carried, for re-keying.
+    session_use: HashMap<PeerId, (u64, u32)>,
+    sync_answers: HashMap<LinkId, VecDeque<u64>>,
+    public_buckets: HashMap<PeerId, (f64, u64)>,
     /// Noise payloads waiting for a session.
     waiting: HashMap<PeerId, Vec<NoisePayload>>,
     outbox: Vec<(Pending, u64)>,
@@ -212,6 +225,9 @@ impl Engine {
             final_messages: HashMap::new(),
             answered: HashMap::new(),
             receipts: Vec::new(),
+            session_use: HashMap::new(),
+            sync_answers: HashMap::new(),
+            public_buckets: HashMap::new(),
             waiting: HashMap::new(),
             outbox: Vec::new(),
             received_private: HashSet::new(),
@@ -527,10 +543,20 @@ impl Engine {
     }
 
     fn send_noise(&mut self, peer: PeerId, payload: NoisePayload, now_ms: u64) {
+        let worn = self.session_use.get(&peer).is_some_and(|(since, messages)| {
+            now_ms.saturating_sub(*since) >= REKEY_AFTER_MS || *messages >= REKEY_AFTER_MESSAGES
+        });
+        if worn && matches!(self.sessions.get(&peer), Some(Noise::Established(_))) {
+            self.sessions.remove(&peer);
+            self.session_use.remove(&peer);
+        }
         if let Some(Noise::Established(session)) = self.sessions.get_mut(&peer) {
             let Ok(plaintext) = payload.encode() else { return };
             match session.encrypt(&plaintext) {
                 Ok(ciphertext) => {
+                    if let Some((_, messages)) = self.session_use.get_mut(&peer) {
+                        *messages += 1;
+                    }
                     let mut packet = Packet::new(kind::NOISE_ENCRYPTED, self.me, now_ms, ciphertext);
                     packet.recipient = Some(peer);
                     self.originate(&packet, Some(peer));
@@ -762,7 +788,14 @@ impl Engine {
         }
     }
 
-    fn answer_sync(&mut self, link: LinkId, packet: &Packet) {
+    fn answer_sync(&mut self, link: LinkId, packet: &Packet, now_ms: u64) {
+        let answered = self.sync_answers.entry(link).or_default();
+        answered.retain(|at| now_ms.saturating_sub(*at) < 30_000);
+        if answered.len() >= SYNC_ANSWERS_PER_30S {
+            self.counters.dropped_rate_limited += 1;
+            return;
+        }
+        answered.push_back(now_ms);
         let Ok(request) = RequestSync::decode(&packet.payload) else {
             self.counters.dropped_invalid += 1;
             return;
@@ -808,7 +841,7 @@ impl Engine {
             if packet.sender != self.me
                 && packet.recipient.is_none_or(|r| r == self.me || r == crate::packet::BROADCAST)
             {
-                self.answer_sync(link, &packet);
+                self.answer_sync(link, &packet, now_ms);
             }
             return;
         }
@@ -1004,6 +1037,17 @@ impl Engine {
             return;
         }
         let nickname = peer.known.nickname.clone();
+        // Live messages only: a sync reply fills in old ones, many at once by design.
+        if !packet.is_rsr {
+            let (tokens, last_ms) = self.public_buckets.entry(packet.sender).or_insert((PUBLIC_BURST, now_ms));
+            *tokens = (*tokens + now_ms.saturating_sub(*last_ms) as f64 / 1000.0 * PUBLIC_PER_SECOND).min(PUBLIC_BURST);
+            *last_ms = now_ms;
+            if *tokens < 1.0 {
+                self.counters.dropped_rate_limited += 1;
+                return;
+            }
+            *tokens -= 1.0;
+        }
         self.remember(&packet, now_ms);
         let message = ChatMessage {
             id: public_message_id(&packet.sender, packet.timestamp_ms, text.trim()),
@@ -1098,6 +1142,7 @@ impl Engine {
             return;
         }
         self.sessions.insert(peer, Noise::Established(Box::new(session)));
+        self.session_use.insert(peer, (now_ms, 0));
         self.flush_waiting(peer, now_ms);
         self.report_peer(peer, now_ms);
     }
@@ -1118,6 +1163,9 @@ impl Engine {
             }
             return;
         };
+        if let Some((_, messages)) = self.session_use.get_mut(&peer) {
+            *messages += 1;
+        }
         let Ok(payload) = NoisePayload::decode(&plaintext) else {
             self.counters.dropped_invalid += 1;
             return;
@@ -1242,6 +1290,89 @@ mod tests {
                 self.pump();
             }
         }
+    }
+
+    /// Frames `from` wants to send, kept back instead of delivered.
+    fn held(engine: &mut Engine) -> Vec<Vec<u8>> {
+        let mut frames = Vec::new();
+        while let Some(out) = engine.poll() {
+            if let Output::Transmit { frame, .. } = out {
+                frames.push(frame);
+            }
+        }
+        frames
+    }
+
+    #[test]
+    fn private_messages_survive_reordering_and_replays_are_refused() {
+        let mut line = Line::new(2);
+        line.run(2_000);
+        let bob = line.engines[1].peer_id();
+        // A first message sets up the session.
+        line.engines[0].send_private(bob, "first", line.now).unwrap();
+        line.run(1_000);
+        let ids: Vec<String> =
+            (0..3).map(|i| line.engines[0].send_private(bob, &format!("m{i}"), line.now).unwrap().id).collect();
+        let frames = held(&mut line.engines[0]);
+        assert_eq!(frames.len(), 3, "one encrypted frame each");
+        let now = line.now;
+        let before = line.engines[1].counters().dropped_invalid;
+        for frame in frames.iter().rev() {
+            line.engines[1].receive(0, frame, now);
+        }
+        // The same frame again is a duplicate packet; its ciphertext re-wrapped in a new packet
+        // gets past duplicate suppression and must be stopped by the Noise replay window.
+        line.engines[1].receive(0, &frames[0], now);
+        let mut rewrapped = crate::decode(&frames[0]).unwrap();
+        rewrapped.timestamp_ms += 1;
+        line.engines[1].receive(0, &crate::encode(&rewrapped, Encoding::AIR).unwrap(), now);
+        line.pump();
+        let got: Vec<&String> = line.events[1]
+            .iter()
+            .filter_map(|e| match e {
+                ChatEvent::Message { message } if message.private && ids.contains(&message.id) => Some(&message.id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(got.len(), 3, "each message once, in whatever order: {got:?}");
+        assert_eq!(line.engines[1].counters().dropped_invalid, before + 1, "the replayed ciphertext");
+        let delivered = |id: &String| {
+            line.events[0].iter().any(|e| matches!(e, ChatEvent::Delivery { message_id, state: DeliveryState::Delivered, .. } if message_id == id))
+        };
+        assert!(ids.iter().all(delivered));
+    }
+
+    #[test]
+    fn a_worn_session_is_replaced_by_a_new_handshake() {
+        let mut line = Line::new(2);
+        line.run(2_000);
+        let bob = line.engines[1].peer_id();
+        line.engines[0].send_private(bob, "before", line.now).unwrap();
+        line.run(1_000);
+        let handshakes = line.engines[0].counters().handshakes;
+        line.now += REKEY_AFTER_MS;
+        line.run(1_000);
+        let sent = line.engines[0].send_private(bob, "after an hour", line.now).unwrap();
+        line.run(1_000);
+        assert_eq!(line.engines[0].counters().handshakes, handshakes + 1);
+        let got = line.events[1].iter().any(|e| matches!(e, ChatEvent::Message { message } if message.id == sent.id));
+        assert!(got);
+    }
+
+    #[test]
+    fn a_flood_of_public_messages_from_one_sender_is_cut_to_its_bucket() {
+        let mut line = Line::new(2);
+        line.run(2_000);
+        for i in 0..20 {
+            line.engines[0].send_public(&format!("spam {i}"), line.now).unwrap();
+        }
+        line.pump();
+        let shown = line.events[1]
+            .iter()
+            .filter(|e| matches!(e, ChatEvent::Message { message } if message.text.starts_with("spam")))
+            .count();
+        assert_eq!(shown, 5);
+        assert_eq!(line.engines[1].counters().dropped_rate_limited, 15);
     }
 
     #[test]

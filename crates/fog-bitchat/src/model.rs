@@ -144,6 +144,9 @@ pub struct ChatCounters {
     /// Timestamps more than 120 s from this machine's clock (keep it NTP-synced).
     #[ts(type = "number")]
     pub dropped_skewed: u64,
+    /// Over a rate limit: sync requests (8 per 30 s a link), public messages (5, then 1/s a sender).
+    #[ts(type = "number")]
+    pub dropped_rate_limited: u64,
     #[ts(type = "number")]
     pub handshakes: u64,
 }

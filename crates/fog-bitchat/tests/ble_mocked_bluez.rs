@@ -86,7 +86,7 @@ async fn each_missing_layer_has_its_own_reason_then_a_mocked_phone_links_up() {
     assert_eq!(probe_reason().await, "no Bluetooth adapter found");
 
     // The transport itself reports the same, and looks again.
-    let (transport, mut events) = ble::start(None);
+    let (transport, mut events) = ble::start(None, ble::Roles::Both);
     let first = tokio::time::timeout(Duration::from_secs(5), events.recv()).await.unwrap().unwrap();
     assert_eq!(
         first,

@@ -24,7 +24,7 @@ pub async fn start(config: &BitchatConfig, data_dir: &Path, store: Arc<Store>) -
         Some(radio) => fog_bitchat::transport::udp::start(radio.listen, radio.neighbours.clone())
             .await
             .map_err(|e| e.to_string())?,
-        None => fog_bitchat::transport::ble::start(config.adapter.clone()),
+        None => fog_bitchat::transport::ble::start(config.adapter.clone(), config.roles),
     };
     Bitchat::start(store, keys, config.nickname.as_deref(), transport).map(Some).map_err(|e| e.to_string())
 }

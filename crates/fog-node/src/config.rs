@@ -106,6 +106,8 @@ pub struct BitchatConfig {
     pub nickname: Option<String>,
     /// The Bluetooth adapter to use, e.g. `hci1`; the first one if unset.
     pub adapter: Option<String>,
+    /// `both` (default: scan and advertise, as the apps do), `central` or `peripheral`.
+    pub roles: fog_bitchat::transport::ble::Roles,
     /// Chat over a simulated radio on loopback UDP instead of Bluetooth, for testnets on one
     /// machine (`fog testnet --simulated-radio`). Never on unless set.
     pub simulated_radio: Option<SimulatedRadio>,
@@ -113,7 +115,7 @@ pub struct BitchatConfig {
 
 impl Default for BitchatConfig {
     fn default() -> Self {
-        Self { enabled: true, nickname: None, adapter: None, simulated_radio: None }
+        Self { enabled: true, nickname: None, adapter: None, roles: Default::default(), simulated_radio: None }
     }
 }
 

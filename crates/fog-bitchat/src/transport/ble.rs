@@ -34,6 +34,13 @@ const CONNECT_EVERY: Duration = Duration::from_millis(500);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 /// Known peers without a link are tried again this often.
 const RETRY_EVERY: Duration = Duration::from_secs(5);
+const CONNECT_JITTER: Duration = Duration::from_millis(2_000);
+
+fn random_below(limit: Duration) -> Duration {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::getrandom(&mut bytes);
+    Duration::from_millis(u64::from_le_bytes(bytes) % limit.as_millis().max(1) as u64)
+}
 const SYSTEM_BUS_SOCKET: &str = "/run/dbus/system_bus_socket";
 
 /// Why BLE cannot be used here, if it cannot: finds the adapter named `wanted` (`hci1`), or
@@ -59,6 +66,19 @@ pub async fn probe(wanted: Option<&str>) -> Result<(Adapter, String), String> {
         Some(name) => format!("no Bluetooth adapter named {name}"),
         None => "no Bluetooth adapter found".to_owned(),
     })
+}
+
+/// Which BLE roles to play.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Roles {
+    /// Scan and connect to peers, and let them connect to us (as the apps do).
+    #[default]
+    Both,
+    /// Only scan and connect (nothing advertised).
+    Central,
+    /// Only advertise and serve.
+    Peripheral,
 }
 
 /// Where a link's frames go.
@@ -103,18 +123,23 @@ impl Transport for BleTransport {
 }
 
 /// Starts the BLE transport on the current runtime, on adapter `adapter` (`hci1`) or the first
-/// one. It reports `Unavailable` with the reason if there is no usable radio.
-pub fn start(adapter: Option<String>) -> (Arc<dyn Transport>, TransportEvents) {
+/// one, in `roles`. It reports `Unavailable` with the reason if there is no usable radio.
+pub fn start(adapter: Option<String>, roles: Roles) -> (Arc<dyn Transport>, TransportEvents) {
     let (tx, rx) = mpsc::unbounded_channel();
     let links = Arc::new(Mutex::new(Links::default()));
-    tokio::spawn(run(adapter, links.clone(), tx));
+    tokio::spawn(run(adapter, roles, links.clone(), tx));
     (Arc::new(BleTransport { links }), rx)
 }
 
 /// How often a missing radio is looked for again (a dongle plugged in, BlueZ started).
 const PROBE_EVERY: Duration = Duration::from_secs(10);
 
-async fn run(wanted: Option<String>, links: Arc<Mutex<Links>>, events: mpsc::UnboundedSender<TransportEvent>) {
+async fn run(
+    wanted: Option<String>,
+    roles: Roles,
+    links: Arc<Mutex<Links>>,
+    events: mpsc::UnboundedSender<TransportEvent>,
+) {
     let mut last_reason = None;
     let (adapter, info) = loop {
         match probe(wanted.as_deref()).await {
@@ -134,6 +159,43 @@ async fn run(wanted: Option<String>, links: Arc<Mutex<Links>>, events: mpsc::Unb
     let unavailable = |reason: String| {
         let _ = events.send(TransportEvent::Adapter(AdapterState::Unavailable { reason }));
     };
+    let next_link = Arc::new(AtomicU64::new(1));
+    let name = info.split_whitespace().next().unwrap_or_default().to_owned();
+    // Both roles by default, as the apps run: phones that only scan find us through the peripheral.
+    let (serving, peripheral) = match roles {
+        Roles::Central => (None, None),
+        Roles::Both | Roles::Peripheral => {
+            match super::peripheral::serve(&name, links.clone(), next_link.clone(), events.clone()).await {
+                Ok(serving) => (Some(serving), None),
+                Err(reason) => (None, Some(reason)),
+            }
+        }
+    };
+    if roles == Roles::Peripheral {
+        // Registration can fail on a busy BlueZ (it times out asking us for our objects): try
+        // again, saying why meanwhile.
+        let mut serving = serving;
+        let mut failure = peripheral;
+        while serving.is_none() {
+            if let Some(reason) = failure.take() {
+                unavailable(format!("the peripheral role is unavailable: {reason}"));
+            }
+            tokio::time::sleep(PROBE_EVERY).await;
+            if events.is_closed() {
+                return;
+            }
+            match super::peripheral::serve(&name, links.clone(), next_link.clone(), events.clone()).await {
+                Ok(s) => serving = Some(s),
+                Err(reason) => failure = Some(reason),
+            }
+        }
+        let transport = format!("Bluetooth LE ({info}), peripheral only");
+        let _ = events.send(TransportEvent::Adapter(AdapterState::Ready { transport }));
+        while !events.is_closed() {
+            tokio::time::sleep(PROBE_EVERY).await;
+        }
+        return;
+    }
     let mut central = match adapter.events().await {
         Ok(stream) => stream,
         Err(e) => return unavailable(format!("cannot watch the Bluetooth adapter: {e}")),
@@ -141,15 +203,12 @@ async fn run(wanted: Option<String>, links: Arc<Mutex<Links>>, events: mpsc::Unb
     if let Err(e) = adapter.start_scan(ScanFilter { services: vec![SERVICE_UUID] }).await {
         return unavailable(format!("cannot scan for BitChat peers (is the adapter powered?): {e}"));
     }
-    let next_link = Arc::new(AtomicU64::new(1));
-    // Both roles, as the apps run: phones that only scan find us through the peripheral.
-    let name = info.split_whitespace().next().unwrap_or_default().to_owned();
-    let (_serving, roles) =
-        match super::peripheral::serve(&name, links.clone(), next_link.clone(), events.clone()).await {
-            Ok(serving) => (Some(serving), "central and peripheral".to_owned()),
-            Err(reason) => (None, format!("central only; the peripheral role is unavailable: {reason}")),
-        };
-    let transport = format!("Bluetooth LE ({info}), {roles}");
+    let described = match (roles, peripheral) {
+        (Roles::Central, _) => "central only".to_owned(),
+        (_, Some(reason)) => format!("central only; the peripheral role is unavailable: {reason}"),
+        (_, None) => "central and peripheral".to_owned(),
+    };
+    let transport = format!("Bluetooth LE ({info}), {described}");
     let _ = events.send(TransportEvent::Adapter(AdapterState::Ready { transport }));
     let mut last_attempt = tokio::time::Instant::now() - CONNECT_EVERY;
     // Peers already known to BlueZ send no new discovery event; they are tried again from here.
@@ -180,7 +239,9 @@ async fn run(wanted: Option<String>, links: Arc<Mutex<Links>>, events: mpsc::Unb
             if !advertises {
                 continue;
             }
-            tokio::time::sleep_until(last_attempt + CONNECT_EVERY).await;
+            // A random wait first: two laptops that found each other at the same moment would
+            // otherwise connect to each other at the same instants, collide, and repeat.
+            tokio::time::sleep_until(last_attempt + CONNECT_EVERY + random_below(CONNECT_JITTER)).await;
             last_attempt = tokio::time::Instant::now();
             links.lock().unwrap_or_else(|e| e.into_inner()).peripherals.insert(id.clone());
             let link = next_link.fetch_add(1, Ordering::Relaxed);

@@ -33,6 +33,8 @@ struct Medium {
     links: HashMap<(usize, usize), LinkSpec>,
     random: u64,
     dropped_too_big: u64,
+    /// Every frame put on the air as (from, to, frame), once recording is on.
+    recorded: Option<Vec<(usize, usize, Vec<u8>)>>,
 }
 
 impl Medium {
@@ -130,6 +132,16 @@ impl MemoryRadio {
         }
     }
 
+    /// Keeps every frame sent from now on, for tests that check what went over the air.
+    pub fn record_frames(&self) {
+        self.medium().recorded = Some(Vec::new());
+    }
+
+    /// The frames sent since [`MemoryRadio::record_frames`], lost ones included.
+    pub fn recorded_frames(&self) -> Vec<(usize, usize, Vec<u8>)> {
+        self.medium().recorded.clone().unwrap_or_default()
+    }
+
     /// Frames dropped because they did not fit their link.
     pub fn dropped_too_big(&self) -> u64 {
         self.medium().dropped_too_big
@@ -154,6 +166,9 @@ impl Transport for MemoryLink {
         else {
             return;
         };
+        if let Some(recorded) = &mut medium.recorded {
+            recorded.push((self.node, to, frame.clone()));
+        }
         if frame.len() > spec.mtu.saturating_sub(3) {
             medium.dropped_too_big += 1;
             return;

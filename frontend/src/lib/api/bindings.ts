@@ -665,7 +665,11 @@ export type ChatCounters = { frames_in: number, frames_out: number, relayed: num
 /**
  * Timestamps more than 120 s from this machine's clock (keep it NTP-synced).
  */
-dropped_skewed: number, handshakes: number, };
+dropped_skewed: number, 
+/**
+ * Over a rate limit: sync requests (8 per 30 s a link), public messages (5, then 1/s a sender).
+ */
+dropped_rate_limited: number, handshakes: number, };
 export type BitchatStatus = { adapter: AdapterState, 
 /**
  * True when the frames travel over a simulated radio, not Bluetooth.
