@@ -1,7 +1,7 @@
 // The desktop app's real window (WebKitGTK under Xvfb), driven through tauri-driver and
 // WebKitWebDriver: the Overview shows the peer id of the node the app embeds, the Idle
-// compute page shows its harvest policy's decision, and the Scheduler page a finished job with
-// its output, through the Tauri commands.
+// compute page shows its harvest policy's decision, the Scheduler page a finished job with
+// its output, and the BitChat page why there is no radio, all through the Tauri commands.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -25,7 +25,7 @@ async function waitFor(what, fn, timeoutMs) {
   }
 }
 
-test('the desktop window renders the Overview with the real peer id, the Idle compute page and the Scheduler page', { timeout: 180_000 }, async () => {
+test('the desktop window renders the Overview with the real peer id, the Idle compute, Scheduler and BitChat pages', { timeout: 180_000 }, async () => {
   const app = process.env.FOG_DESKTOP_BIN;
   assert.ok(app, 'FOG_DESKTOP_BIN must point at the desktop binary');
   const dataDir = freshDataDir();
@@ -102,6 +102,19 @@ test('the desktop window renders the Overview with the real peer id, the Idle co
     await output.waitForExist({ timeout: 30_000 });
     assert.match(await output.getText(), /most common desk \(2\)/);
     await browser.saveScreenshot(`${artifacts}desktop-scheduler.png`);
+
+    // The BitChat page through the Tauri commands: no radio here, and the page says why; the
+    // nickname is changed from the page.
+    const chatStatus = await api('/api/bitchat/status');
+    await (await browser.$('a[href="#/bitchat"]')).click();
+    const radioReason = await browser.$('[data-testid="bitchat-adapter-reason"]');
+    await radioReason.waitForExist({ timeout: 30_000 });
+    assert.equal((await radioReason.getText()).trim(), chatStatus.adapter.reason);
+    const nickname = await browser.$('[data-testid="bitchat-nickname-input"]');
+    await nickname.setValue('desktop');
+    await (await browser.$('[data-testid="bitchat-nickname-save"]')).click();
+    await waitFor('the nickname saved', async () => (await api('/api/bitchat/status')).nickname === 'desktop', 10_000);
+    await browser.saveScreenshot(`${artifacts}desktop-bitchat.png`);
   } finally {
     if (browser) await browser.deleteSession().catch(() => {});
     driver.kill('SIGTERM');
