@@ -771,7 +771,7 @@ impl Engine {
         self.next_sync_ms = now_ms + self.rand.between((SYNC_EVERY_MS - 2_000, SYNC_EVERY_MS + 2_000));
         let ids: Vec<[u8; 16]> = self.history.iter().rev().map(|(id, _, _)| *id).collect();
         let request = RequestSync {
-            filter: Gcs::build(&ids, DEFAULT_P, DEFAULT_FILTER_BYTES),
+            filter: Gcs::build_shifted(&ids, DEFAULT_P, DEFAULT_FILTER_BYTES, self.rand.next()),
             types: Some(1 << 1),
             since_ms: None,
             fragment_ids: None,

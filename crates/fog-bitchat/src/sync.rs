@@ -80,9 +80,16 @@ impl BitWriter {
 impl Gcs {
     /// A set of the most recent ids (first in `ids`) that fits in `max_bytes`, with m = n·2^p.
     pub fn build(ids: &[[u8; 16]], p: u8, max_bytes: usize) -> Gcs {
+        Gcs::build_shifted(ids, p, max_bytes, 0)
+    }
+
+    /// As [`Gcs::build`], with m = n·2^p + (shift mod 2^p). The receiver reads m from the
+    /// request, so a sender that picks a fresh shift each round gets false positives that do
+    /// not repeat: with a fixed m, a missing packet whose hash collides stays missing forever.
+    pub fn build_shifted(ids: &[[u8; 16]], p: u8, max_bytes: usize, shift: u64) -> Gcs {
         let mut n = ids.len();
         loop {
-            let m = ((n as u64).max(1)) << p;
+            let m = (((n as u64).max(1)) << p) + (shift & ((1 << p) - 1));
             let mut slots: Vec<u64> = ids[..n].iter().map(|id| slot(id, m)).collect();
             slots.sort_unstable();
             slots.dedup();
@@ -248,6 +255,23 @@ mod tests {
         let others = ids(2000, 2);
         let false_positives = filter.membership(&others).iter().filter(|b| **b).count();
         assert!(false_positives < 60, "about 1 % expected, got {false_positives} of 2000");
+    }
+
+    #[test]
+    fn a_shifted_modulus_gives_false_positives_that_do_not_repeat() {
+        let seen = ids(300, 1);
+        let others = ids(2000, 2);
+        let filters: Vec<Gcs> =
+            (0..4).map(|round| Gcs::build_shifted(&seen, DEFAULT_P, DEFAULT_FILTER_BYTES, round * 37 + 5)).collect();
+        let kept = (filters[0].m >> DEFAULT_P) as usize;
+        for filter in &filters {
+            assert_eq!(filter.m >> DEFAULT_P, kept as u64);
+            assert!(filter.membership(&seen[..kept]).iter().all(|b| *b));
+        }
+        let answers: Vec<Vec<bool>> = filters.iter().map(|f| f.membership(&others)).collect();
+        let in_every_round = (0..others.len()).filter(|&i| answers.iter().all(|a| a[i])).count();
+        let in_first = answers[0].iter().filter(|b| **b).count();
+        assert!(in_first > 0 && in_every_round == 0, "{in_first} false positives, {in_every_round} repeated");
     }
 
     #[test]
