@@ -59,6 +59,8 @@
 //! grace period, so no packet in flight is lost to a rotation.
 pub mod crypto;
 pub mod directory;
+pub mod message;
+pub mod mixnode;
 pub mod replay;
 pub mod sphinx;
 
