@@ -57,6 +57,7 @@
 //! **Epochs.** The header names the epoch of its keys (a 4-byte hint). A node holds the key
 //! of the current epoch, publishes the next one's ahead of time and keeps the previous one for a
 //! grace period, so no packet in flight is lost to a rotation.
+pub mod client;
 pub mod crypto;
 pub mod directory;
 pub mod message;
