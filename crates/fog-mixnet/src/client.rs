@@ -409,8 +409,9 @@ impl Client {
         let mut events = Vec::new();
         self.retransmit(now_us, &mut events);
         if self.usable().is_err() {
-            self.next_real_us = self.next_real_us.max(now_us);
-            self.next_loop_us = self.next_loop_us.max(now_us);
+            // Nothing can be sent; look again in a tenth of a second.
+            self.next_real_us = self.next_real_us.max(now_us + 100_000);
+            self.next_loop_us = self.next_loop_us.max(now_us + 100_000);
             return (out, events);
         }
         // A stalled caller does not get a burst: the schedule restarts a second back at most.

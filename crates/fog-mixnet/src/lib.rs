@@ -60,9 +60,13 @@
 pub mod client;
 pub mod crypto;
 pub mod directory;
+pub mod keys;
 pub mod message;
 pub mod mixnode;
+pub mod model;
 pub mod replay;
+pub mod service;
 pub mod sphinx;
+pub mod store;
 
 pub use sphinx::MAC_LEN;

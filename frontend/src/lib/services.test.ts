@@ -36,16 +36,13 @@ describe("services", () => {
   });
 
   it("has a service page for every service section without a page of its own", () => {
-    const ownPages = ["benchmarks", "mesh", "idle-compute", "scheduler", "bitchat"];
+    const ownPages = ["benchmarks", "mesh", "idle-compute", "scheduler", "bitchat", "betanet"];
     const serviceRoutes = ROUTES.filter((r) => r.group === "services" && !ownPages.includes(r.id));
-    expect(serviceRoutes.map((r) => SERVICE_PAGES[r.id]?.serviceId)).toEqual([
-      "betanet",
-      "privacy",
-      "tokens",
-    ]);
+    expect(serviceRoutes.map((r) => SERVICE_PAGES[r.id]?.serviceId)).toEqual(["privacy", "tokens"]);
     expect(SERVICE_PAGES.mesh).toBeUndefined();
     expect(SERVICE_PAGES["idle-compute"]).toBeUndefined();
     expect(SERVICE_PAGES.scheduler).toBeUndefined();
     expect(SERVICE_PAGES.bitchat).toBeUndefined();
+    expect(SERVICE_PAGES.betanet).toBeUndefined();
   });
 });

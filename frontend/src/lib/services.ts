@@ -20,7 +20,8 @@ export function badgeTone(state: ServiceState | HealthStatus): BadgeTone {
 
 /**
  * A page that belongs to one service the node reports in `health()`, for services
- * the dashboard has no dedicated page for yet (Mesh, Idle compute, Scheduler and BitChat have their own).
+ * the dashboard has no dedicated page for yet (Mesh, Idle compute, Scheduler, BitChat
+ * and Betanet have their own).
  */
 export type ServicePageInfo = {
   serviceId: string;
@@ -30,11 +31,6 @@ export type ServicePageInfo = {
 };
 
 export const SERVICE_PAGES: Partial<Record<RouteId, ServicePageInfo>> = {
-  betanet: {
-    serviceId: "betanet",
-    name: "Betanet",
-    willShow: "the mixnet routes this node relays through, packet throughput and cover traffic",
-  },
   privacy: {
     serviceId: "privacy",
     name: "Privacy",

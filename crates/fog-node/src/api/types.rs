@@ -514,3 +514,30 @@ pub struct BitchatNickname {
 pub struct BitchatRead {
     pub marked: u32,
 }
+
+pub use fog_mixnet::model::{BetanetMessage, BetanetStatus};
+
+/// A message into the mixnet: to a node (`to`, its peer id) or as a reply to a received
+/// message (`reply_to`, its id; it travels in the SURBs that came with it). Exactly one of the
+/// two. `text` is the body; the CLI also sends files this way, base64 in `base64`.
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BetanetSend {
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The body as base64, for files (instead of `text`).
+    #[serde(default)]
+    pub base64: Option<String>,
+}
+
+/// Which messages to list: the last `limit` (100), newest first.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, TS, ToSchema, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BetanetInboxQuery {
+    #[serde(default)]
+    pub limit: Option<u32>,
+}

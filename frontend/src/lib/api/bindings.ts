@@ -681,6 +681,131 @@ export type BitchatMessagesQuery = { channel: string | null, limit: number | nul
 export type BitchatPeerFlags = { favourite: boolean | null, verified: boolean | null, };
 export type BitchatNickname = { nickname: string, };
 export type BitchatRead = { marked: number, };
+export type TopologyView = { epoch: number, 
+/**
+ * Layers 1..3, each with its mixnodes.
+ */
+layers: Array<Array<MixnodeView>>, 
+/**
+ * Nodes that can receive (every node with a key for this epoch).
+ */
+endpoints: number, 
+/**
+ * Descriptors held.
+ */
+descriptors: number, 
+/**
+ * Every layer has a mixnode, so packets can be sent.
+ */
+usable: boolean, 
+/**
+ * Why not, when not usable.
+ */
+reason: string | null, };
+export type MixnodeView = { peer_id: string, 
+/**
+ * 1, 2 or 3.
+ */
+layer: number, 
+/**
+ * Packets a second it offers.
+ */
+capacity: number, 
+/**
+ * Seconds since its descriptor was issued.
+ */
+descriptor_age_s: number, 
+/**
+ * Its descriptor is fresh (republished on time).
+ */
+healthy: boolean, 
+/**
+ * Epochs it holds keys for.
+ */
+key_epochs: Array<number>, is_self: boolean, };
+export type DropCount = { 
+/**
+ * `malformed`, `mac`, `replay`, `expired_epoch`, `queue_full` or `no_route`.
+ */
+reason: string, count: number, };
+export type HistogramBucket = { le_us: number | null, count: number, };
+export type MixnodeStats = { deployed: boolean, 
+/**
+ * Its layer in the current epoch (1..3), once its descriptor is in the topology.
+ */
+layer: number | null, packets_in_per_s: number, packets_out_per_s: number, received: number, forwarded: number, 
+/**
+ * Packets for this node itself.
+ */
+delivered: number, drops: Array<DropCount>, 
+/**
+ * Share of the replay filter in use.
+ */
+replay_fill: number, replay_memory_bytes: number, queue_depth: number, 
+/**
+ * Per-hop processing time.
+ */
+hop_time_us: Array<HistogramBucket>, key_epochs: Array<number>, };
+export type ClientStats = { 
+/**
+ * Real packets a second (over the last few seconds).
+ */
+real_per_s: number, 
+/**
+ * Cover packets a second (drop and loop).
+ */
+cover_per_s: number, 
+/**
+ * Round trip of the last loop cover packet.
+ */
+loop_rtt_ms: number | null, real_sent: number, drop_cover_sent: number, loop_cover_sent: number, loops_returned: number, retransmissions: number, messages_sent: number, messages_delivered: number, messages_failed: number, messages_received: number, in_flight: number, send_interval_ms: number, loop_interval_ms: number, mix_delay_ms: number, };
+export type BetanetStatus = { 
+/**
+ * This node's mesh peer id (its Betanet address).
+ */
+peer_id: string, 
+/**
+ * `kem` (one key exchange a hop) or `sphinx` (re-blinded group element).
+ */
+key_mode: string, epoch: number, epoch_secs: number, 
+/**
+ * When the current epoch ends, ms since the Unix epoch.
+ */
+epoch_ends_ms: number, topology: TopologyView, mixnode: MixnodeStats, client: ClientStats, };
+export type MessageState = "sending" | "delivered" | "failed" | "received";
+export type BetanetMessage = { 
+/**
+ * 32 hex digits.
+ */
+id: string, state: MessageState, 
+/**
+ * For outgoing messages: the destination's peer id, or `null` for a reply (sent through
+ * the other side's SURBs, so we do not know where it goes).
+ */
+to: string | null, 
+/**
+ * The body as text (invalid UTF-8 replaced).
+ */
+text: string, bytes: number, 
+/**
+ * The message this one answers.
+ */
+in_reply_to: string | null, 
+/**
+ * Incoming: reply SURBs still unused.
+ */
+reply_surbs: number, at_ms: number, 
+/**
+ * Why it failed.
+ */
+reason: string | null, };
+export type BetanetEvent = { "kind": "received", message: BetanetMessage, } | { "kind": "delivered", id: string, } | { "kind": "failed", id: string, reason: string, } | { "kind": "deployed", epoch: number, } | { "kind": "rotated", epoch: number, };
+export type BetanetSend = { to: string | null, reply_to: string | null, text: string | null, 
+/**
+ * The body as base64, for files (instead of `text`).
+ */
+base64: string | null, };
+export type BetanetInboxQuery = { limit: number | null, };
 export type Figure = { name: string, value: number, unit: string, 
 /**
  * What it is measured against, when there is a goal.

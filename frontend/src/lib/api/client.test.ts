@@ -2,6 +2,8 @@ import { describe, expect, it, vi } from "vitest";
 import type {
   BenchRequest,
   BenchResult,
+  BetanetInboxQuery,
+  BetanetSend,
   BitchatMessagesQuery,
   BitchatNickname,
   BitchatPeerFlags,
@@ -74,6 +76,12 @@ class FakeTransport implements Transport {
   bitchatMarkRead = vi.fn((_peer: string) => this.#answer({ marked: 2 }));
   bitchatSetPeer = vi.fn((_peer: string, _flags: BitchatPeerFlags) => this.#answer(undefined));
   bitchatSetNickname = vi.fn((request: BitchatNickname) => this.#answer({ nickname: request.nickname } as never));
+  betanetStatus = vi.fn(() => this.#answer({ key_mode: "kem", epoch: 7 } as never));
+  betanetDeploy = vi.fn(() => this.#answer({ key_mode: "kem", mixnode: { deployed: true } } as never));
+  betanetSend = vi.fn((request: BetanetSend) =>
+    this.#answer({ id: "0f".repeat(16), state: "sending", to: request.to, text: request.text } as never),
+  );
+  betanetInbox = vi.fn((_query: BetanetInboxQuery) => this.#answer([]));
 
   stream(onEvent: EventListener, onStatus: StatusListener) {
     const entry = { onEvent, onStatus, stopped: false };
@@ -217,6 +225,31 @@ describe("FogClient", () => {
     });
     transport.failWith = { code: "unavailable", message: "BitChat is not running" };
     await expect(client.bitchatStatus()).rejects.toMatchObject({ code: "unavailable" });
+    expect(client.authState).toBe("ok");
+  });
+
+  it("passes Betanet requests to the transport", async () => {
+    const { client, transport } = setup();
+    await expect(client.betanetStatus()).resolves.toEqual({ key_mode: "kem", epoch: 7 });
+    await expect(client.betanetDeploy()).resolves.toEqual({ key_mode: "kem", mixnode: { deployed: true } });
+    expect(transport.betanetDeploy).toHaveBeenCalledWith();
+    const request: BetanetSend = { to: "12D3KooWpeer", reply_to: null, text: "hi", base64: null };
+    await expect(client.betanetSend(request)).resolves.toEqual({
+      id: "0f".repeat(16),
+      state: "sending",
+      to: "12D3KooWpeer",
+      text: "hi",
+    });
+    expect(transport.betanetSend).toHaveBeenCalledWith(request);
+    await expect(client.betanetInbox({ limit: 100 })).resolves.toEqual([]);
+    expect(transport.betanetInbox).toHaveBeenCalledWith({ limit: 100 });
+    transport.failWith = { code: "invalid_input", message: "12D3KooWx is not a Betanet endpoint in this epoch" };
+    await expect(client.betanetSend({ ...request, to: "12D3KooWx" })).rejects.toEqual({
+      code: "invalid_input",
+      message: "12D3KooWx is not a Betanet endpoint in this epoch",
+    });
+    transport.failWith = { code: "unavailable", message: "Betanet is not running" };
+    await expect(client.betanetStatus()).rejects.toMatchObject({ code: "unavailable" });
     expect(client.authState).toBe("ok");
   });
 

@@ -2,6 +2,10 @@ import type {
   ApiError,
   BenchRequest,
   BenchResult,
+  BetanetInboxQuery,
+  BetanetMessage,
+  BetanetSend,
+  BetanetStatus,
   BitchatMessagesQuery,
   BitchatNickname,
   BitchatPeerFlags,
@@ -341,6 +345,38 @@ export class FogClient {
   /** Changes this node's BitChat nickname (1 to 32 characters) and announces it. */
   bitchatSetNickname(request: BitchatNickname): Promise<BitchatStatus> {
     return this.#call(() => this.#transport.bitchatSetNickname(request));
+  }
+
+  /**
+   * Everything the Betanet page draws: this node's address and key mode, the epoch, the
+   * topology of mixnodes, this node's mixing and its client's streams. Rejects with code
+   * `unavailable` when the node's Betanet service is not running.
+   */
+  betanetStatus(): Promise<BetanetStatus> {
+    return this.#call(() => this.#transport.betanetStatus());
+  }
+
+  /**
+   * Turns this node into a mixnode (idempotent) and resolves with the status after it; the
+   * node announces it with a `betanet` `deployed` event.
+   */
+  betanetDeploy(): Promise<BetanetStatus> {
+    return this.#call(() => this.#transport.betanetDeploy());
+  }
+
+  /**
+   * Sends a message through the mixnet: to a node (`to`, its peer id) or as a reply to a
+   * received message (`reply_to`, its id), with `text`. Resolves with the stored message,
+   * which starts `sending` and moves on with `betanet` `delivered` or `failed` events. Bad
+   * input rejects with `invalid_input` and a message naming the problem.
+   */
+  betanetSend(request: BetanetSend): Promise<BetanetMessage> {
+    return this.#call(() => this.#transport.betanetSend(request));
+  }
+
+  /** The last `limit` messages sent and received, newest first. */
+  betanetInbox(query: BetanetInboxQuery): Promise<BetanetMessage[]> {
+    return this.#call(() => this.#transport.betanetInbox(query));
   }
 
   /**

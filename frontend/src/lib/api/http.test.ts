@@ -553,6 +553,55 @@ describe("HTTP requests", () => {
     await expect(http.bitchatStatus()).rejects.toEqual({ code: "unavailable", message: "BitChat is not running" });
   });
 
+  it("reads Betanet from its routes", async () => {
+    const { http, calls } = transport(() => json(200, []));
+    await http.betanetStatus();
+    await http.betanetInbox({ limit: 100 });
+    await http.betanetInbox({ limit: null });
+    expect(calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      "GET http://node.test/api/betanet/status",
+      "GET http://node.test/api/betanet/inbox?limit=100",
+      "GET http://node.test/api/betanet/inbox",
+    ]);
+    for (const call of calls) {
+      expect(headerOf(call, "Authorization")).toBe("Bearer tok");
+      expect(call.init.body).toBeUndefined();
+    }
+  });
+
+  it("deploys the mixnode without a body and sends Betanet messages as JSON", async () => {
+    const { http, calls } = transport((call) =>
+      call.url.endsWith("/deploy") ? json(200, { mixnode: { deployed: true } }) : json(200, { id: "m1", state: "sending" }),
+    );
+    await expect(http.betanetDeploy()).resolves.toEqual({ mixnode: { deployed: true } });
+    await http.betanetSend({ to: "12D3KooWpeer", reply_to: null, text: "hello", base64: null });
+    await expect(http.betanetSend({ to: null, reply_to: "ab".repeat(16), text: "back", base64: null })).resolves.toEqual({
+      id: "m1",
+      state: "sending",
+    });
+    expect(calls.map((c) => `${c.init.method} ${c.url} ${String(c.init.body)}`)).toEqual([
+      "POST http://node.test/api/betanet/deploy undefined",
+      'POST http://node.test/api/betanet/send {"to":"12D3KooWpeer","reply_to":null,"text":"hello","base64":null}',
+      `POST http://node.test/api/betanet/send {"to":null,"reply_to":"${"ab".repeat(16)}","text":"back","base64":null}`,
+    ]);
+    expect(headerOf(calls[0], "Content-Type")).toBeUndefined();
+    expect(headerOf(calls[1], "Content-Type")).toBe("application/json");
+    for (const call of calls) expect(headerOf(call, "Authorization")).toBe("Bearer tok");
+  });
+
+  it("passes Betanet refusals on as they were worded", async () => {
+    const { http } = transport((call) =>
+      call.init.method === "POST"
+        ? json(400, { code: "invalid_input", message: "no usable Betanet topology: no mixnode descriptors yet" })
+        : json(503, { code: "unavailable", message: "Betanet is not running" }),
+    );
+    await expect(http.betanetSend({ to: "12D3KooWpeer", reply_to: null, text: "x", base64: null })).rejects.toEqual({
+      code: "invalid_input",
+      message: "no usable Betanet topology: no mixnode descriptors yet",
+    });
+    await expect(http.betanetStatus()).rejects.toEqual({ code: "unavailable", message: "Betanet is not running" });
+  });
+
   it("maps a network failure to unreachable", async () => {
     const { http } = transport(() => Promise.reject(new TypeError("Failed to fetch")));
     await expect(http.health()).rejects.toMatchObject({ code: "unreachable" });

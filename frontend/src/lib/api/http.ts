@@ -2,6 +2,10 @@ import type {
   ApiError,
   BenchRequest,
   BenchResult,
+  BetanetInboxQuery,
+  BetanetMessage,
+  BetanetSend,
+  BetanetStatus,
   BitchatMessagesQuery,
   BitchatNickname,
   BitchatPeerFlags,
@@ -333,6 +337,22 @@ export class HttpTransport implements Transport {
 
   bitchatSetNickname(request: BitchatNickname): Promise<BitchatStatus> {
     return this.#request("PUT", "/api/bitchat/nickname", request);
+  }
+
+  betanetStatus(): Promise<BetanetStatus> {
+    return this.#request("GET", "/api/betanet/status");
+  }
+
+  betanetDeploy(): Promise<BetanetStatus> {
+    return this.#request("POST", "/api/betanet/deploy");
+  }
+
+  betanetSend(request: BetanetSend): Promise<BetanetMessage> {
+    return this.#request("POST", "/api/betanet/send", request);
+  }
+
+  betanetInbox(query: BetanetInboxQuery): Promise<BetanetMessage[]> {
+    return this.#request("GET", `/api/betanet/inbox${queryString({ limit: query.limit })}`);
   }
 
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe {

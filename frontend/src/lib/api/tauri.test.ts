@@ -89,6 +89,32 @@ describe("Tauri BitChat commands", () => {
   });
 });
 
+describe("Tauri Betanet commands", () => {
+  it("invokes the betanet_* commands with the arguments the desktop app declares", async () => {
+    invoke.mockResolvedValue(null);
+    const transport = new TauriTransport();
+    const request = { to: "12D3KooWpeer", reply_to: null, text: "hi", base64: null };
+    const query = { limit: 100 };
+    await transport.betanetStatus();
+    await transport.betanetDeploy();
+    await transport.betanetSend(request);
+    await transport.betanetInbox(query);
+    expect(invoke.mock.calls).toEqual([
+      ["betanet_status"],
+      ["betanet_deploy"],
+      ["betanet_send", { request }],
+      ["betanet_inbox", { query }],
+    ]);
+  });
+
+  it("passes the command's ApiError on", async () => {
+    invoke.mockRejectedValue({ code: "invalid_input", message: "12D3KooWx is not a Betanet endpoint in this epoch" });
+    await expect(
+      new TauriTransport().betanetSend({ to: "12D3KooWx", reply_to: null, text: "hi", base64: null }),
+    ).rejects.toEqual({ code: "invalid_input", message: "12D3KooWx is not a Betanet endpoint in this epoch" });
+  });
+});
+
 describe("bytesOf", () => {
   it("takes an ArrayBuffer, a typed array or an array of bytes", () => {
     expect([...bytesOf(new Uint8Array([1, 2]).buffer)]).toEqual([1, 2]);

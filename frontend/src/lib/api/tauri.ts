@@ -4,6 +4,10 @@ import type {
   ApiError,
   BenchRequest,
   BenchResult,
+  BetanetInboxQuery,
+  BetanetMessage,
+  BetanetSend,
+  BetanetStatus,
   BitchatMessagesQuery,
   BitchatNickname,
   BitchatPeerFlags,
@@ -221,6 +225,22 @@ export class TauriTransport implements Transport {
 
   bitchatSetNickname(request: BitchatNickname): Promise<BitchatStatus> {
     return invoke("bitchat_set_nickname", { request });
+  }
+
+  betanetStatus(): Promise<BetanetStatus> {
+    return invoke("betanet_status");
+  }
+
+  betanetDeploy(): Promise<BetanetStatus> {
+    return invoke("betanet_deploy");
+  }
+
+  betanetSend(request: BetanetSend): Promise<BetanetMessage> {
+    return invoke("betanet_send", { request });
+  }
+
+  betanetInbox(query: BetanetInboxQuery): Promise<BetanetMessage[]> {
+    return invoke("betanet_inbox", { query });
   }
 
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe {

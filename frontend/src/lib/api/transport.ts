@@ -2,6 +2,10 @@ import type {
   ApiError,
   BenchRequest,
   BenchResult,
+  BetanetInboxQuery,
+  BetanetMessage,
+  BetanetSend,
+  BetanetStatus,
   BitchatMessagesQuery,
   BitchatNickname,
   BitchatPeerFlags,
@@ -95,6 +99,11 @@ export interface Transport {
   bitchatMarkRead(peer: string): Promise<BitchatRead>;
   bitchatSetPeer(peer: string, flags: BitchatPeerFlags): Promise<void>;
   bitchatSetNickname(request: BitchatNickname): Promise<BitchatStatus>;
+  betanetStatus(): Promise<BetanetStatus>;
+  /** Makes this node a mixnode; idempotent. */
+  betanetDeploy(): Promise<BetanetStatus>;
+  betanetSend(request: BetanetSend): Promise<BetanetMessage>;
+  betanetInbox(query: BetanetInboxQuery): Promise<BetanetMessage[]>;
   /** Starts the live event stream; the returned function stops it. */
   stream(onEvent: EventListener, onStatus: StatusListener): Unsubscribe;
 }
