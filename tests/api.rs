@@ -165,10 +165,10 @@ fn health_reports_real_services_and_honest_gaps() {
     assert_eq!(health["status"], "ok");
     let services = health["services"].as_array().unwrap();
     let state = |id: &str| services.iter().find(|s| s["id"] == id).map(|s| s["state"].as_str().unwrap().to_owned());
-    for built in ["identity", "store", "events", "mesh", "idle_compute", "scheduler", "api"] {
+    for built in ["identity", "store", "events", "mesh", "idle_compute", "scheduler", "betanet", "api"] {
         assert_eq!(state(built).as_deref(), Some("running"), "{built}");
     }
-    for missing in ["betanet", "privacy", "tokens"] {
+    for missing in ["privacy", "tokens"] {
         assert_eq!(state(missing).as_deref(), Some("not_available"), "{missing}");
     }
     // No Bluetooth here: BitChat says why, and everything else runs.
@@ -196,7 +196,7 @@ fn stats_events_logs_settings_metrics_and_openapi_answer() {
     assert!(stats["events_total"].as_u64().unwrap() >= 1);
     assert!(stats["db_size_bytes"].as_u64().unwrap() > 0);
     assert!(stats["process"]["rss_bytes"].as_u64().unwrap() > 0);
-    assert_eq!(stats["services_not_available"], 3);
+    assert_eq!(stats["services_not_available"], 2);
 
     let events = node.get("/api/events/recent?limit=50");
     let kinds: Vec<String> = events

@@ -6,11 +6,11 @@
 use std::process::ExitCode;
 
 use fog_node::api::types::{
-    ApiError, BenchRequest, BenchResult, BitchatMessagesQuery, BitchatNickname, BitchatPeerFlags, BitchatRead,
-    BitchatSend, BitchatStatus, ChatMessage, ChatPeer, ConnectRequest, DashboardStats, DisconnectRequest, Event,
-    EventsQuery, ExampleJob, HarvestSettings, HarvestStats, Health, IdleDevice, IdleJobSubmit, IdleOffer, JobView,
-    KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, NodeInfo, SchedJob, SchedJobDetail,
-    SchedJobSubmit, SchedStats, Settings, SettingsUpdate,
+    ApiError, BenchRequest, BenchResult, BetanetInboxQuery, BetanetMessage, BetanetSend, BetanetStatus,
+    BitchatMessagesQuery, BitchatNickname, BitchatPeerFlags, BitchatRead, BitchatSend, BitchatStatus, ChatMessage,
+    ChatPeer, ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, ExampleJob, HarvestSettings,
+    HarvestStats, Health, IdleDevice, IdleJobSubmit, IdleOffer, JobView, KnownPeer, LogTail, LogsQuery, MeshPeer,
+    MeshStats, MeshTopology, NodeInfo, SchedJob, SchedJobDetail, SchedJobSubmit, SchedStats, Settings, SettingsUpdate,
 };
 use fog_node::{logging, Config, Node, NodeApi, Overrides};
 use tauri::{Emitter, Manager, RunEvent};
@@ -66,6 +66,10 @@ node_commands! {
     bitchat_mark_read(peer: String) -> BitchatRead;
     bitchat_set_peer(peer: String, flags: BitchatPeerFlags) -> ();
     bitchat_set_nickname(request: BitchatNickname) -> BitchatStatus;
+    betanet_status() -> BetanetStatus;
+    betanet_deploy() -> BetanetStatus;
+    betanet_send(request: BetanetSend) -> BetanetMessage;
+    betanet_inbox(query: BetanetInboxQuery) -> Vec<BetanetMessage>;
     bench_run(request: BenchRequest) -> BenchResult;
     bench_results() -> Vec<BenchResult>;
 }
@@ -165,6 +169,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             bitchat_mark_read,
             bitchat_set_peer,
             bitchat_set_nickname,
+            betanet_status,
+            betanet_deploy,
+            betanet_send,
+            betanet_inbox,
             bench_run,
             bench_results
         ])

@@ -166,8 +166,10 @@ pub struct BetanetMessage {
     /// For outgoing messages: the destination's peer id, or `null` for a reply (sent through
     /// the other side's SURBs, so we do not know where it goes).
     pub to: Option<String>,
-    /// The body as text (invalid UTF-8 replaced).
+    /// The body, when it is UTF-8 text (else empty, and `binary` is set).
     pub text: String,
+    /// The body is not text (a file); `bytes` says how long it is.
+    pub binary: bool,
     pub bytes: u32,
     /// The message this one answers.
     pub in_reply_to: Option<String>,

@@ -42,6 +42,7 @@ pub struct Config {
     pub mesh: MeshSettings,
     pub idle: IdleConfig,
     pub bitchat: BitchatConfig,
+    pub betanet: BetanetSection,
     pub log: LogConfig,
     /// The file this configuration was read from, if any.
     #[serde(skip)]
@@ -119,6 +120,53 @@ impl Default for BitchatConfig {
     }
 }
 
+/// Betanet, the mixnet. Every node with the mesh is a client and can receive; a deployed node
+/// (`mixnode = true`, or `fog mix deploy`) also mixes. The defaults follow Nym's spirit.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BetanetSection {
+    pub enabled: bool,
+    /// Mix from the start.
+    pub mixnode: bool,
+    /// `kem` (one key exchange a hop) or `sphinx` (classic re-blinding). Every node of a
+    /// Betanet must use the same mode and epoch length.
+    pub key_mode: fog_mixnet::sphinx::KeyMode,
+    /// Sphinx keys rotate every epoch.
+    pub epoch_secs: u32,
+    /// A retired epoch's key is still accepted this long.
+    pub grace_secs: u32,
+    /// Packets a second this mixnode offers; the replay filter is sized for it.
+    pub capacity: u32,
+    /// Packets held for their delay at most; more are dropped as "queue full".
+    pub max_queue: usize,
+    /// The descriptor is republished this often (and counts as stale after 4.5 times it).
+    pub publish_every_secs: u32,
+    /// Mean gap of the client's main stream (real or drop cover), ms.
+    pub send_interval_ms: f64,
+    /// Mean gap of loop cover, ms.
+    pub loop_interval_ms: f64,
+    /// Mean delay at each mixnode, ms.
+    pub mix_delay_ms: f64,
+}
+
+impl Default for BetanetSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            mixnode: false,
+            key_mode: fog_mixnet::sphinx::KeyMode::Kem,
+            epoch_secs: 3600,
+            grace_secs: 300,
+            capacity: 2000,
+            max_queue: 100_000,
+            publish_every_secs: 30,
+            send_interval_ms: 20.0,
+            loop_interval_ms: 200.0,
+            mix_delay_ms: 50.0,
+        }
+    }
+}
+
 /// The loopback radio: this node's UDP address and its neighbours' (all on 127.0.0.1).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -155,6 +203,7 @@ impl Default for Config {
             mesh: MeshSettings::default(),
             idle: IdleConfig::default(),
             bitchat: BitchatConfig::default(),
+            betanet: BetanetSection::default(),
             log: LogConfig::default(),
             config_file: None,
         }
@@ -233,6 +282,12 @@ impl Config {
         if let Some(flag) = env("FOG_BITCHAT") {
             config.bitchat.enabled = parse_bool("FOG_BITCHAT", &flag)?;
         }
+        if let Some(flag) = env("FOG_BETANET") {
+            config.betanet.enabled = parse_bool("FOG_BETANET", &flag)?;
+        }
+        if let Some(flag) = env("FOG_BETANET_MIXNODE") {
+            config.betanet.mixnode = parse_bool("FOG_BETANET_MIXNODE", &flag)?;
+        }
         if let Some(flag) = env("FOG_ALLOW_REMOTE_API") {
             config.api.allow_remote = parse_bool("FOG_ALLOW_REMOTE_API", &flag)?;
         }
@@ -290,6 +345,36 @@ impl Config {
                     what: "loopback address such as 127.0.0.1:7701 (the simulated radio never leaves this machine)",
                 });
             }
+        }
+        let betanet = &self.betanet;
+        let bad =
+            |name: &str, value: String, what: &'static str| ConfigError::BadValue { name: name.into(), value, what };
+        if betanet.epoch_secs < 2 || betanet.grace_secs >= betanet.epoch_secs {
+            return Err(bad(
+                "betanet.grace_secs",
+                betanet.grace_secs.to_string(),
+                "number of seconds below betanet.epoch_secs (which must be at least 2)",
+            ));
+        }
+        for (name, value) in [
+            ("betanet.send_interval_ms", betanet.send_interval_ms),
+            ("betanet.loop_interval_ms", betanet.loop_interval_ms),
+            ("betanet.mix_delay_ms", betanet.mix_delay_ms),
+        ] {
+            if !(value.is_finite() && value > 0.0 && value <= 3_600_000.0) {
+                return Err(bad(name, value.to_string(), "number of milliseconds above 0"));
+            }
+        }
+        if betanet.capacity == 0
+            || betanet.capacity > 100_000
+            || betanet.max_queue == 0
+            || betanet.publish_every_secs == 0
+        {
+            return Err(bad(
+                "betanet capacity, max_queue or publish_every_secs",
+                format!("{} / {} / {}", betanet.capacity, betanet.max_queue, betanet.publish_every_secs),
+                "positive numbers (capacity at most 100000 packets/s)",
+            ));
         }
         crate::logging::parse_filter(&self.log.level).map_err(|_| ConfigError::BadValue {
             name: "log level".into(),

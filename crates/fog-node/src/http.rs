@@ -13,11 +13,11 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa::OpenApi;
 
 use crate::api::types::{
-    BenchRequest, BenchResult, BitchatMessagesQuery, BitchatNickname, BitchatPeerFlags, BitchatRead, BitchatSend,
-    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, IdleDevice,
-    IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo,
-    PeerDirection, ProcessStats, SchedJobDetail, SchedJobSubmit, ServiceHealth, ServiceState, Settings, SettingsUpdate,
-    TopicTraffic, TopologyEdge, TopologyNode,
+    BenchRequest, BenchResult, BetanetInboxQuery, BetanetMessage, BetanetSend, BetanetStatus, BitchatMessagesQuery,
+    BitchatNickname, BitchatPeerFlags, BitchatRead, BitchatSend, ConnectRequest, DashboardStats, DisconnectRequest,
+    Event, EventsQuery, Health, HealthStatus, IdleDevice, IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery,
+    MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo, PeerDirection, ProcessStats, SchedJobDetail,
+    SchedJobSubmit, ServiceHealth, ServiceState, Settings, SettingsUpdate, TopicTraffic, TopologyEdge, TopologyNode,
 };
 use crate::api::{event_matches, parse_topics, NodeApi};
 use crate::error::{code, ApiError};
@@ -63,6 +63,10 @@ pub fn router(api: NodeApi) -> Router {
         .route("/api/bitchat/peers/{peer}/read", post(bitchat_mark_read))
         .route("/api/bitchat/messages", get(bitchat_messages).post(bitchat_send))
         .route("/api/bitchat/nickname", put(bitchat_set_nickname))
+        .route("/api/betanet/status", get(betanet_status))
+        .route("/api/betanet/deploy", post(betanet_deploy))
+        .route("/api/betanet/send", post(betanet_send))
+        .route("/api/betanet/inbox", get(betanet_inbox))
         .route("/api/bench/run", post(bench_run))
         .route("/api/bench/results", get(bench_results))
         .route("/api/openapi.json", get(openapi))
@@ -374,6 +378,32 @@ async fn bitchat_send(
     api.bitchat_send(request).await.map(Json)
 }
 
+#[utoipa::path(get, path = "/api/betanet/status", responses((status = 200, body = BetanetStatus, description = "topology, this node's mixnode and client figures"), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn betanet_status(State(api): State<NodeApi>) -> Result<Json<BetanetStatus>, ApiError> {
+    api.betanet_status().await.map(Json)
+}
+
+#[utoipa::path(post, path = "/api/betanet/deploy", responses((status = 200, body = BetanetStatus, description = "this node now mixes"), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn betanet_deploy(State(api): State<NodeApi>) -> Result<Json<BetanetStatus>, ApiError> {
+    api.betanet_deploy().await.map(Json)
+}
+
+#[utoipa::path(post, path = "/api/betanet/send", request_body = BetanetSend, responses((status = 200, body = BetanetMessage, description = "queued in the client's stream"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError, description = "no such endpoint or message"), (status = 503, body = ApiError, description = "no usable topology, with the reason")), security(("bearer" = [])))]
+async fn betanet_send(
+    State(api): State<NodeApi>,
+    ApiJson(request): ApiJson<BetanetSend>,
+) -> Result<Json<BetanetMessage>, ApiError> {
+    api.betanet_send(request).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/api/betanet/inbox", params(BetanetInboxQuery), responses((status = 200, body = Vec<BetanetMessage>, description = "sent and received, newest first"), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
+async fn betanet_inbox(
+    State(api): State<NodeApi>,
+    ApiQuery(query): ApiQuery<BetanetInboxQuery>,
+) -> Result<Json<Vec<BetanetMessage>>, ApiError> {
+    api.betanet_inbox(query).await.map(Json)
+}
+
 #[utoipa::path(put, path = "/api/bitchat/nickname", request_body = BitchatNickname, responses((status = 200, body = fog_bitchat::model::BitchatStatus), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 503, body = ApiError)), security(("bearer" = [])))]
 async fn bitchat_set_nickname(
     State(api): State<NodeApi>,
@@ -484,6 +514,7 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
         }
         None => None,
     };
+    let betanet = state.betanet.as_ref().map(|b| b.status());
     let body = state.metrics.render(&crate::metrics::ScrapeSample {
         uptime_seconds: state.started.elapsed().as_secs_f64(),
         resident_memory_bytes: process.rss_bytes,
@@ -495,6 +526,7 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
         mesh: state.mesh.as_ref(),
         idle: idle.as_ref(),
         scheduler: scheduler.as_ref(),
+        betanet: betanet.as_ref(),
     });
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }
@@ -502,8 +534,8 @@ async fn metrics(State(api): State<NodeApi>) -> Response {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Fog Compute node API", description = "Every /api route and /metrics need `Authorization: Bearer <token>`; errors are `{code, message}`."),
-    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings, p2p_stats, p2p_peers, p2p_known, p2p_topology, p2p_connect, p2p_disconnect, idle_stats, idle_devices, idle_settings, idle_update_settings, idle_examples, idle_submit, idle_job, idle_job_output, idle_cancel, idle_offer, idle_remote_job, sched_jobs, sched_submit, sched_job, sched_job_output, sched_cancel, sched_stats, bitchat_status, bitchat_peers, bitchat_set_peer, bitchat_mark_read, bitchat_messages, bitchat_send, bitchat_set_nickname, bench_run, bench_results),
-    components(schemas(ConnectRequest, DisconnectRequest, MeshPeer, MeshStats, MeshTraffic, TopicTraffic, KnownPeer, MeshTopology, TopologyNode, TopologyEdge, PeerDirection, ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate, IdleDevice, IdleJobSubmit, IdleOffer, SchedJobSubmit, SchedJobDetail, BitchatSend, BitchatMessagesQuery, BitchatPeerFlags, BitchatNickname, BitchatRead, BenchRequest, BenchResult, fog_bitchat::model::BitchatStatus, fog_bitchat::model::ChatPeer, fog_bitchat::model::ChatMessage, fog_bitchat::model::AdapterState, fog_bitchat::model::DeliveryState, fog_bitchat::model::ChatCounters)),
+    paths(health, dashboard_stats, node_info, recent_events, events_stream, logs, settings, update_settings, p2p_stats, p2p_peers, p2p_known, p2p_topology, p2p_connect, p2p_disconnect, idle_stats, idle_devices, idle_settings, idle_update_settings, idle_examples, idle_submit, idle_job, idle_job_output, idle_cancel, idle_offer, idle_remote_job, sched_jobs, sched_submit, sched_job, sched_job_output, sched_cancel, sched_stats, bitchat_status, bitchat_peers, bitchat_set_peer, bitchat_mark_read, bitchat_messages, bitchat_send, bitchat_set_nickname, betanet_status, betanet_deploy, betanet_send, betanet_inbox, bench_run, bench_results),
+    components(schemas(ConnectRequest, DisconnectRequest, MeshPeer, MeshStats, MeshTraffic, TopicTraffic, KnownPeer, MeshTopology, TopologyNode, TopologyEdge, PeerDirection, ApiError, Health, HealthStatus, ServiceHealth, ServiceState, DashboardStats, ProcessStats, NodeInfo, Event, LogTail, Settings, SettingsUpdate, IdleDevice, IdleJobSubmit, IdleOffer, SchedJobSubmit, SchedJobDetail, BitchatSend, BitchatMessagesQuery, BitchatPeerFlags, BitchatNickname, BitchatRead, BenchRequest, BenchResult, fog_bitchat::model::BitchatStatus, fog_bitchat::model::ChatPeer, fog_bitchat::model::ChatMessage, fog_bitchat::model::AdapterState, fog_bitchat::model::DeliveryState, fog_bitchat::model::ChatCounters, BetanetSend, BetanetInboxQuery, BetanetStatus, BetanetMessage, fog_mixnet::model::TopologyView, fog_mixnet::model::MixnodeView, fog_mixnet::model::DropCount, fog_mixnet::model::HistogramBucket, fog_mixnet::model::MixnodeStats, fog_mixnet::model::ClientStats, fog_mixnet::model::MessageState)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

@@ -11,6 +11,7 @@
 
 pub mod api;
 mod bench;
+mod betanet;
 pub mod bindings;
 mod bitchat;
 pub mod config;

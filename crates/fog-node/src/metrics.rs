@@ -73,6 +73,8 @@ pub struct ScrapeSample<'a> {
     pub idle: Option<&'a fog_idle::HarvestStats>,
     /// The scheduler's state, when it runs (`fog_sched_*`).
     pub scheduler: Option<&'a fog_sched::service::SchedStats>,
+    /// Betanet's state, when it runs (`fog_betanet_*`).
+    pub betanet: Option<&'a fog_mixnet::model::BetanetStatus>,
 }
 
 impl Metrics {
@@ -168,6 +170,9 @@ impl Metrics {
         }
         if let Some(scheduler) = sample.scheduler {
             let _ = prometheus_client::encoding::text::encode_registry(&mut out, &sched_registry(scheduler));
+        }
+        if let Some(betanet) = sample.betanet {
+            let _ = prometheus_client::encoding::text::encode_registry(&mut out, &betanet_registry(betanet));
         }
         let _ = prometheus_client::encoding::text::encode_eof(&mut out);
         out
@@ -275,6 +280,77 @@ fn sched_registry(stats: &fog_sched::service::SchedStats) -> Registry {
         );
         r.register("last_round_jobs", "Jobs the last placement round placed", ConstGauge::new(i64::from(round.jobs)));
     }
+    r
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LeLabel {
+    le: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LayerLabel {
+    layer: String,
+}
+
+/// Betanet's figures (everything on its page), built fresh at each scrape. The per-hop time
+/// is exported as cumulative bucket counts, `hop_processing_packets{le="…µs"}`.
+fn betanet_registry(status: &fog_mixnet::model::BetanetStatus) -> Registry {
+    use prometheus_client::metrics::counter::ConstCounter;
+    use prometheus_client::metrics::gauge::ConstGauge;
+    let mut r = Registry::with_prefix("fog_betanet");
+    let (mix, client, topology) = (&status.mixnode, &status.client, &status.topology);
+    r.register("epoch", "Current key epoch", ConstGauge::new(i64::from(status.epoch)));
+    r.register("deployed", "1 when this node mixes", ConstGauge::new(i64::from(mix.deployed)));
+    r.register(
+        "layer",
+        "This mixnode's layer (0: not in the topology)",
+        ConstGauge::new(i64::from(mix.layer.unwrap_or(0))),
+    );
+    r.register("topology_usable", "1 when every layer has a mixnode", ConstGauge::new(i64::from(topology.usable)));
+    r.register("endpoints", "Nodes that can receive in this epoch", ConstGauge::new(i64::from(topology.endpoints)));
+    r.register("descriptors", "Descriptors held", ConstGauge::new(i64::from(topology.descriptors)));
+    let layers = Family::<LayerLabel, Gauge>::default();
+    for (i, layer) in topology.layers.iter().enumerate() {
+        layers.get_or_create(&LayerLabel { layer: (i + 1).to_string() }).set(layer.len() as i64);
+    }
+    r.register("mixnodes", "Mixnodes in each layer", layers);
+    r.register("packets_received", "Packets this node processed", ConstCounter::new(mix.received));
+    r.register("packets_forwarded", "Packets sent on after their delay", ConstCounter::new(mix.forwarded));
+    r.register("packets_delivered", "Packets for this node itself", ConstCounter::new(mix.delivered));
+    let dropped = Family::<ReasonLabel, Counter>::default();
+    for drop in &mix.drops {
+        dropped.get_or_create(&ReasonLabel { reason: drop.reason.clone() }).inc_by(drop.count);
+    }
+    r.register("packets_dropped", "Packets dropped, by reason", dropped);
+    r.register("queue_depth", "Packets held for their delay", ConstGauge::new(i64::from(mix.queue_depth)));
+    r.register("replay_fill_ratio", "Share of the replay filter in use", ConstGauge::new(mix.replay_fill));
+    r.register("replay_memory_bytes", "Memory of the replay filter", ConstGauge::new(mix.replay_memory_bytes as i64));
+    let hop = Family::<LeLabel, Counter>::default();
+    for bucket in &mix.hop_time_us {
+        let le = bucket.le_us.map(|us| format!("{us}us")).unwrap_or_else(|| "+Inf".into());
+        hop.get_or_create(&LeLabel { le }).inc_by(bucket.count);
+    }
+    r.register("hop_processing_packets", "Packets processed within each time bound (cumulative)", hop);
+    r.register("real_packets", "Real packets the client sent", ConstCounter::new(client.real_sent));
+    r.register("drop_cover_packets", "Drop cover packets sent", ConstCounter::new(client.drop_cover_sent));
+    r.register("loop_cover_packets", "Loop cover packets sent", ConstCounter::new(client.loop_cover_sent));
+    r.register("loops_returned", "Loop cover packets back", ConstCounter::new(client.loops_returned));
+    r.register("real_per_second", "Real packets a second, last second", ConstGauge::new(client.real_per_s));
+    r.register("cover_per_second", "Cover packets a second, last second", ConstGauge::new(client.cover_per_s));
+    if let Some(rtt) = client.loop_rtt_ms {
+        r.register("loop_rtt_seconds", "Round trip of the last loop cover packet", ConstGauge::new(rtt / 1000.0));
+    }
+    r.register("retransmissions", "Fragments sent again", ConstCounter::new(client.retransmissions));
+    r.register("messages_sent", "Messages sent", ConstCounter::new(client.messages_sent));
+    r.register("messages_delivered", "Messages fully acknowledged", ConstCounter::new(client.messages_delivered));
+    r.register("messages_failed", "Messages given up", ConstCounter::new(client.messages_failed));
+    r.register("messages_received", "Messages received", ConstCounter::new(client.messages_received));
     r
 }
 

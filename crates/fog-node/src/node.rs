@@ -42,6 +42,7 @@ pub fn migrations() -> Vec<Migration> {
         fog_idle::history::MIGRATIONS,
         fog_sched::queue::MIGRATIONS,
         fog_bitchat::store::MIGRATIONS,
+        fog_mixnet::store::MIGRATIONS,
     ]
     .concat()
 }
@@ -70,6 +71,8 @@ pub(crate) struct NodeState {
     pub scheduler: Option<Arc<Scheduler>>,
     /// BitChat, unless it is switched off or could not start.
     pub bitchat: Option<fog_bitchat::service::Bitchat>,
+    /// Betanet, unless it is switched off or the mesh is not running.
+    pub betanet: Option<fog_mixnet::service::Betanet>,
     /// Benchmark runs since start, oldest first; one runs at a time.
     pub bench_results: std::sync::Mutex<Vec<crate::api::types::BenchResult>>,
     pub bench_lock: tokio::sync::Mutex<()>,
@@ -106,6 +109,13 @@ impl Node {
         let idle = start_idle(&config, &store).await;
         let scheduler = Scheduler::open(store.clone(), SchedConfig::default()).map(Arc::new);
         let bitchat = crate::bitchat::start(&config.bitchat, &data_dir, store.clone()).await;
+        let betanet = crate::betanet::start(
+            &config.betanet,
+            &data_dir,
+            &identity,
+            store.clone(),
+            mesh.as_ref().ok().and_then(Option::as_ref),
+        );
 
         let lan_discovery = matches!(mesh, Ok(Some(_))) && config.mesh.lan_discovery;
         let state = Arc::new(NodeState {
@@ -125,6 +135,10 @@ impl Node {
             idle_offers: MeshOffers::default(),
             scheduler: scheduler.as_ref().ok().cloned(),
             bitchat: bitchat.as_ref().ok().cloned().flatten(),
+            betanet: match &betanet {
+                Ok(crate::betanet::Started::Running(betanet)) => Some(betanet.clone()),
+                _ => None,
+            },
             bench_results: std::sync::Mutex::new(Vec::new()),
             bench_lock: tokio::sync::Mutex::new(()),
             shutdown: shutdown_rx,
@@ -207,6 +221,17 @@ impl Node {
                 state.services.set("bitchat", "BitChat", ServiceState::Stopped, "disabled in the configuration")
             }
             Err(e) => state.services.set("bitchat", "BitChat", ServiceState::Failed, e),
+        }
+
+        match betanet {
+            Ok(crate::betanet::Started::Running(betanet)) => {
+                state.services.set("betanet", "Betanet", ServiceState::Running, "no mixnode descriptors heard yet");
+                tokio::spawn(crate::betanet::forward_events(betanet, state.clone()));
+            }
+            Ok(crate::betanet::Started::Off(why)) => {
+                state.services.set("betanet", "Betanet", ServiceState::Stopped, why)
+            }
+            Err(e) => state.services.set("betanet", "Betanet", ServiceState::Failed, e),
         }
 
         let api = NodeApi::new(state.clone());

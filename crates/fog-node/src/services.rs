@@ -6,7 +6,7 @@ use crate::api::types::{ServiceHealth, ServiceState};
 use crate::events::EventBus;
 
 /// Services of the product that this build does not contain yet, as (id, name).
-pub const NOT_BUILT: &[(&str, &str)] = &[("betanet", "Betanet"), ("privacy", "Privacy"), ("tokens", "Tokens")];
+pub const NOT_BUILT: &[(&str, &str)] = &[("privacy", "Privacy"), ("tokens", "Tokens")];
 
 /// Current state of every service.
 pub struct ServiceRegistry {

@@ -40,6 +40,7 @@ export function isMessage(value: unknown): value is BetanetMessage {
     MESSAGE_STATES.includes(value.state as MessageState) &&
     (value.to === null || isString(value.to)) &&
     isString(value.text) &&
+    typeof value.binary === "boolean" &&
     isNumber(value.at_ms) &&
     isNumber(value.reply_surbs) &&
     (value.in_reply_to === null || isString(value.in_reply_to))
@@ -415,6 +416,12 @@ export function directionText(message: Pick<BetanetMessage, "state" | "to">): st
 }
 
 /** Whether a message can be answered: it was received and still has reply SURBs. */
+/** What the inbox shows as a message's body: its text, or why there is none to show. */
+export function bodyText(message: Pick<BetanetMessage, "text" | "binary" | "bytes">): string {
+  if (!message.binary) return message.text;
+  return `binary content (${message.bytes} ${message.bytes === 1 ? "byte" : "bytes"}, not UTF-8 text)`;
+}
+
 export function canReply(message: Pick<BetanetMessage, "state" | "reply_surbs">): boolean {
   return message.state === "received" && message.reply_surbs > 0;
 }

@@ -13,11 +13,11 @@ use crate::error::ApiError;
 use crate::logging;
 use crate::node::NodeState;
 use types::{
-    BenchRequest, BenchResult, BitchatMessagesQuery, BitchatNickname, BitchatPeerFlags, BitchatRead, BitchatSend,
-    ConnectRequest, DashboardStats, DisconnectRequest, Event, EventsQuery, Health, HealthStatus, IdleDevice,
-    IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery, MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo,
-    PeerDirection, SchedJobDetail, SchedJobSubmit, ServiceState, Settings, SettingsUpdate, TopicTraffic, TopologyEdge,
-    TopologyNode,
+    BenchRequest, BenchResult, BetanetInboxQuery, BetanetMessage, BetanetSend, BetanetStatus, BitchatMessagesQuery,
+    BitchatNickname, BitchatPeerFlags, BitchatRead, BitchatSend, ConnectRequest, DashboardStats, DisconnectRequest,
+    Event, EventsQuery, Health, HealthStatus, IdleDevice, IdleJobSubmit, IdleOffer, KnownPeer, LogTail, LogsQuery,
+    MeshPeer, MeshStats, MeshTopology, MeshTraffic, NodeInfo, PeerDirection, SchedJobDetail, SchedJobSubmit,
+    ServiceState, Settings, SettingsUpdate, TopicTraffic, TopologyEdge, TopologyNode,
 };
 
 /// Default and largest number of events returned at once.
@@ -468,6 +468,56 @@ impl NodeApi {
         Ok(chat.status())
     }
 
+    /// Betanet's topology, this node's mixnode and client figures.
+    pub async fn betanet_status(&self) -> Result<BetanetStatus, ApiError> {
+        Ok(self.betanet()?.status())
+    }
+
+    /// Makes this node a mixnode (kept across restarts).
+    pub async fn betanet_deploy(&self) -> Result<BetanetStatus, ApiError> {
+        self.betanet()?.deploy().await.map_err(betanet_error)
+    }
+
+    /// Sends a message through the mixnet, to a node or as a reply to a received message.
+    pub async fn betanet_send(&self, request: BetanetSend) -> Result<BetanetMessage, ApiError> {
+        let betanet = self.betanet()?;
+        let body = match (&request.text, &request.base64) {
+            (Some(text), None) => text.clone().into_bytes(),
+            (None, Some(encoded)) => base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded)
+                .map_err(|e| ApiError::invalid_input(format!("base64: {e}")))?,
+            _ => return Err(ApiError::invalid_input("give the body as exactly one of text and base64")),
+        };
+        match (&request.to, &request.reply_to) {
+            (Some(to), None) => {
+                fog_mesh::validate_peer(to).map_err(|e| ApiError::invalid_input(format!("to: {e}")))?;
+                betanet.send(to, body).await.map_err(betanet_error)
+            }
+            (None, Some(id)) => betanet.reply(id, body).await.map_err(betanet_error),
+            _ => Err(ApiError::invalid_input("give exactly one of to (a peer id) and reply_to (a message id)")),
+        }
+    }
+
+    /// Messages sent and received through the mixnet, newest first.
+    pub async fn betanet_inbox(&self, query: BetanetInboxQuery) -> Result<Vec<BetanetMessage>, ApiError> {
+        let betanet = self.betanet()?;
+        let limit = query.limit.unwrap_or(100);
+        tokio::task::spawn_blocking(move || betanet.inbox(limit)).await.map_err(internal)?.map_err(betanet_error)
+    }
+
+    fn betanet(&self) -> Result<fog_mixnet::service::Betanet, ApiError> {
+        self.state.betanet.clone().ok_or_else(|| {
+            let detail = self
+                .state
+                .services
+                .snapshot()
+                .into_iter()
+                .find(|s| s.id == "betanet")
+                .map(|s| s.detail)
+                .unwrap_or_else(|| "not started".into());
+            ApiError::new(crate::error::code::UNAVAILABLE, format!("Betanet is not running: {detail}"))
+        })
+    }
+
     fn bitchat(&self) -> Result<fog_bitchat::service::Bitchat, ApiError> {
         self.state.bitchat.clone().ok_or_else(|| {
             let detail = self
@@ -546,6 +596,22 @@ fn bitchat_error(e: fog_bitchat::service::BitchatError) -> ApiError {
             ApiError::new(crate::error::code::UNAVAILABLE, e.to_string())
         }
         BitchatError::Store(e) => e.into(),
+    }
+}
+
+fn betanet_error(e: fog_mixnet::service::BetanetError) -> ApiError {
+    use fog_mixnet::client::ClientError;
+    use fog_mixnet::service::BetanetError;
+    match e {
+        BetanetError::Client(ClientError::NoTopology(_)) | BetanetError::Stopped => {
+            ApiError::new(crate::error::code::UNAVAILABLE, e.to_string())
+        }
+        BetanetError::Client(ClientError::UnknownDestination(_)) | BetanetError::NotFound(_) => {
+            ApiError::new(crate::error::code::NOT_FOUND, e.to_string())
+        }
+        BetanetError::Client(_) | BetanetError::Invalid(_) => ApiError::invalid_input(e.to_string()),
+        BetanetError::Store(e) => e.into(),
+        BetanetError::Keys(e) => internal(e),
     }
 }
 

@@ -784,9 +784,13 @@ id: string, state: MessageState,
  */
 to: string | null, 
 /**
- * The body as text (invalid UTF-8 replaced).
+ * The body, when it is UTF-8 text (else empty, and `binary` is set).
  */
-text: string, bytes: number, 
+text: string, 
+/**
+ * The body is not text (a file); `bytes` says how long it is.
+ */
+binary: boolean, bytes: number, 
 /**
  * The message this one answers.
  */

@@ -14,6 +14,7 @@ mod chat;
 mod client;
 mod idle;
 mod job;
+mod mix;
 mod testnet;
 
 #[derive(Parser)]
@@ -44,6 +45,9 @@ enum Command {
     /// BitChat packets: `fog bitchat decode <hex>` prints a frame's every field as JSON;
     /// `fog bitchat encode <json>` (or `-` for stdin) builds the frame back, as hex.
     Bitchat(BitchatArgs),
+    /// Betanet, the mixnet: `fog mix deploy`, `fog mix send <node> <text|file> [--wait]`,
+    /// `fog mix inbox`, `fog mix reply <id> <text>`, `fog mix status`.
+    Mix(mix::MixArgs),
 }
 
 #[derive(Args)]
@@ -255,6 +259,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench(args),
         Command::Testnet(args) => testnet::run(args),
         Command::Bitchat(args) => bitchat(args),
+        Command::Mix(args) => mix::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

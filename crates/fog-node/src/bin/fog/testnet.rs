@@ -47,6 +47,10 @@ pub struct TestnetArgs {
     /// node in range of every other) instead of Bluetooth. Shown as "simulated radio".
     #[arg(long)]
     simulated_radio: bool,
+    /// Deploy Betanet mixnodes on the first M nodes (M ≥ 3 gives the three layers); the other
+    /// nodes are Betanet clients.
+    #[arg(long, value_name = "M", default_value_t = 0)]
+    mixnodes: u16,
 }
 
 /// One node as the testnet reports it.
@@ -72,6 +76,7 @@ struct Layout {
     base_port: u16,
     nodes: u16,
     simulated_radio: bool,
+    mixnodes: u16,
 }
 
 /// Simulated-radio ports sit this far above the API ports.
@@ -100,6 +105,8 @@ impl Layout {
             self.api_addr(node),
             self.mesh_addr(node),
         );
+        // Descriptors every 5 s, so a fresh testnet's topology forms within seconds.
+        config.push_str(&format!("\n[betanet]\nmixnode = {}\npublish_every_secs = 5\n", node <= self.mixnodes));
         if self.simulated_radio {
             let radio = |n: u16| format!("\"127.0.0.1:{}\"", self.base_port + RADIO_PORT_OFFSET + n);
             let neighbours: Vec<String> = (1..=self.nodes).filter(|n| *n != node).map(radio).collect();
@@ -219,6 +226,9 @@ fn validate(args: &TestnetArgs) -> anyhow::Result<()> {
     if args.base_port < 1024 || top > u32::from(u16::MAX) {
         bail!("--base-port must leave room for ports P+1…P+{} within 1024–65535", RADIO_PORT_OFFSET + args.nodes);
     }
+    if args.mixnodes > args.nodes {
+        bail!("--mixnodes ({}) cannot exceed --nodes ({})", args.mixnodes, args.nodes);
+    }
     Ok(())
 }
 
@@ -233,7 +243,13 @@ pub fn run(args: TestnetArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let dir = dir.canonicalize()?;
     eprintln!("testnet: {} nodes, data dirs under {}", args.nodes, dir.display());
-    let layout = Layout { dir, base_port: args.base_port, nodes: args.nodes, simulated_radio: args.simulated_radio };
+    let layout = Layout {
+        dir,
+        base_port: args.base_port,
+        nodes: args.nodes,
+        simulated_radio: args.simulated_radio,
+        mixnodes: args.mixnodes,
+    };
     let exe = std::env::current_exe().context("cannot find the fog executable")?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut testnet = Testnet { nodes: Vec::new() };
@@ -373,7 +389,7 @@ mod tests {
     use super::*;
 
     fn args(nodes: u16, base_port: u16) -> TestnetArgs {
-        TestnetArgs { nodes, base_port, dir: None, json: false, simulated_radio: false }
+        TestnetArgs { nodes, base_port, dir: None, json: false, simulated_radio: false, mixnodes: 0 }
     }
 
     #[test]
@@ -387,7 +403,7 @@ mod tests {
 
     #[test]
     fn each_node_gets_its_own_ports_dir_and_config() {
-        let layout = Layout { dir: PathBuf::from("/t"), base_port: 7500, nodes: 3, simulated_radio: true };
+        let layout = Layout { dir: PathBuf::from("/t"), base_port: 7500, nodes: 3, simulated_radio: true, mixnodes: 1 };
         assert_eq!(layout.api_addr(3).to_string(), "127.0.0.1:7503");
         assert_eq!(layout.mesh_addr(3), "/ip4/127.0.0.1/tcp/7603");
         let config: fog_node::Config = toml::from_str(&layout.config(2, Some("/ip4/127.0.0.1/tcp/7601/p2p/x")))
@@ -401,5 +417,6 @@ mod tests {
         assert_eq!(radio.neighbours.iter().map(|a| a.port()).collect::<Vec<_>>(), [7701, 7703]);
         let first: fog_node::Config = toml::from_str(&layout.config(1, None)).expect("parses");
         assert!(first.mesh.bootstrap.is_empty());
+        assert!(first.betanet.mixnode && !config.betanet.mixnode);
     }
 }
