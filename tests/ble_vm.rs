@@ -1,6 +1,6 @@
 //! BitChat over the real BlueZ stack and the kernel's Bluetooth layer, with emulated LE
-//! controllers (BlueZ's btvirt) in a QEMU guest: two Fog nodes, each a bluer peripheral and a
-//! btleplug central on its own controller, exchange announces, a public message and a Noise DM
+//! controllers (BlueZ's btvirt) in a QEMU guest: two Fog nodes on their own controllers, one a
+//! btleplug central and the other a bluer peripheral, exchange announces, a public message and a Noise DM
 //! with its delivery receipt (tests/ble-vm). Emulated controllers prove the stack and our code,
 //! not radio range or real chipsets.
 

@@ -2,7 +2,8 @@
 //! them all, identities persist in the reused data dirs, a killed node is reported down and
 //! comes back with the same peer id through its peer book, and a crash under the testnet stops
 //! the rest and names the node. The scheduler places jobs submitted on one node across three,
-//! and places a killed node's jobs again.
+//! and places a killed node's jobs again. Betanet on seven nodes carries messages and replies
+//! across key rotations, drops a replayed packet, and outlives a killed mixnode.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -356,4 +357,149 @@ fn bitchat_over_the_simulated_radio_carries_public_and_private_messages() {
 
     signal(testnet.child.id(), "-TERM");
     assert!(wait_exit(&mut testnet.child, WAIT).success());
+}
+
+fn betanet(node: &Value) -> Value {
+    get(node, "/api/betanet/status").expect("betanet status")
+}
+
+fn drops(status: &Value, reason: &str) -> u64 {
+    let drops = status["mixnode"]["drops"].as_array().unwrap();
+    drops.iter().find(|d| d["reason"] == reason).map_or(0, |d| d["count"].as_u64().unwrap())
+}
+
+fn inbox_has(node: &Value, id: &Value) -> Option<Value> {
+    get(node, "/api/betanet/inbox?limit=100")?.as_array()?.iter().find(|m| m["id"] == *id).cloned()
+}
+
+/// Listens on the testnet's mesh as an outsider: hears the signed descriptors and sends a
+/// well-formed one-hop packet to a mixnode twice, as an observer replaying traffic would.
+async fn replay_a_packet(nodes: &[Value], mesh_port: u16, victim: &str, epoch: u32) {
+    use fog_mixnet::directory::Descriptor;
+    use fog_mixnet::sphinx::{build_packet, Hop, PreparedKey};
+    use futures_util::AsyncWriteExt as _;
+
+    let config = fog_mesh::MeshConfig { listen: vec![format!("/ip4/127.0.0.1/tcp/{mesh_port}")], ..Default::default() };
+    let mut secret = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut secret);
+    let outsider = fog_mesh::Mesh::start(secret, config).await.unwrap();
+    let mut descriptors =
+        outsider.subscribe("fog/betanet/descriptors/1", fog_mesh::accept_all()).await.expect("subscribed");
+    for node in nodes {
+        outsider.dial(node["mesh_addr"].as_str().unwrap()).await.unwrap();
+    }
+    let descriptor = tokio::time::timeout(WAIT, async {
+        loop {
+            let message = descriptors.recv().await.expect("gossip runs");
+            let descriptor = Descriptor::decode(&message.data).expect("a signed descriptor");
+            if descriptor.peer_id() == victim && descriptor.key_for(epoch).is_some() {
+                return descriptor;
+            }
+        }
+    })
+    .await
+    .expect("the mixnode's descriptor within the bound");
+    let key = PreparedKey::new(descriptor.key_for(epoch).unwrap()).unwrap();
+    let hop = Hop { address: descriptor.identity, key: &key, delay_us: 0 };
+    let packet = build_packet(descriptor.mode, epoch, &[hop], b"the same packet twice").unwrap();
+    let mut stream = outsider.open_stream(victim, "/fog/mix/1").await.unwrap();
+    for _ in 0..2 {
+        stream.write_all(&(packet.len() as u16).to_be_bytes()).await.unwrap();
+        stream.write_all(&packet).await.unwrap();
+    }
+    stream.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    outsider.stop().await;
+}
+
+#[test]
+fn betanet_delivers_messages_and_replies_across_key_rotations_drops_a_replay_and_outlives_a_killed_mixnode() {
+    const SEVEN: usize = 7;
+    // Short epochs so the run crosses ten key rotations.
+    const EPOCH_SECS: u64 = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let base = base_port(4);
+    let mut testnet = start_testnet_with(dir.path(), base, SEVEN, &["--mixnodes", "6"]);
+    let report = testnet.report.clone();
+    signal(testnet.child.id(), "-TERM");
+    assert!(wait_exit(&mut testnet.child, WAIT).success());
+    let mut children: Vec<Child> = (0..SEVEN)
+        .map(|i| {
+            let config = dir.path().join(format!("node-{}", i + 1)).join("testnet.toml");
+            let text = std::fs::read_to_string(&config).unwrap();
+            let short = text.replace(
+                "publish_every_secs = 5\n",
+                &format!("publish_every_secs = 1\nepoch_secs = {EPOCH_SECS}\ngrace_secs = 2\n"),
+            );
+            assert_ne!(text, short, "the testnet writes a [betanet] section");
+            std::fs::write(&config, short).unwrap();
+            start_node(&config)
+        })
+        .collect();
+    let all = nodes(&report);
+    let (sender, receiver) = (&all[SEVEN - 1], &all[0]);
+    let receiver_id = receiver["peer_id"].as_str().unwrap();
+    wait_until(WAIT, "every node sees three full layers", || {
+        all.iter().all(|n| get(n, "/api/betanet/status").is_some_and(|s| s["topology"]["usable"] == true))
+    });
+    let first_epoch = betanet(sender)["epoch"].as_u64().unwrap();
+
+    // A steady load of messages and replies for ten rotations.
+    let mut delivered = 0;
+    while betanet(sender)["epoch"].as_u64().unwrap() < first_epoch + 10 {
+        let text = format!("message {delivered} through the mixnet");
+        let sent = send(sender, "POST", "/api/betanet/send", &serde_json::json!({ "to": receiver_id, "text": text }));
+        wait_until(WAIT, "the message arrives", || inbox_has(receiver, &sent["id"]).is_some());
+        let got = inbox_has(receiver, &sent["id"]).unwrap();
+        assert_eq!((got["state"].as_str(), got["text"].as_str()), (Some("received"), Some(text.as_str())));
+        assert!(got["reply_surbs"].as_u64().unwrap() > 0, "{got}");
+        let reply = send(
+            receiver,
+            "POST",
+            "/api/betanet/send",
+            &serde_json::json!({ "reply_to": sent["id"], "text": "got it" }),
+        );
+        wait_until(WAIT, "the reply comes back", || inbox_has(sender, &reply["id"]).is_some());
+        assert_eq!(inbox_has(sender, &reply["id"]).unwrap()["in_reply_to"], sent["id"]);
+        wait_until(WAIT, "the sender sees it acknowledged", || {
+            inbox_has(sender, &sent["id"]).is_some_and(|m| m["state"] == "delivered")
+        });
+        delivered += 1;
+    }
+    assert!(delivered >= 5, "{delivered} messages over ten rotations");
+    for node in all {
+        let status = betanet(node);
+        assert_eq!((drops(&status, "expired_epoch"), drops(&status, "mac")), (0, 0), "{}", status["mixnode"]);
+    }
+    assert_eq!(betanet(sender)["client"]["retransmissions"], 0, "no packet was lost to a rotation");
+
+    // A replayed packet is dropped and counted.
+    let mixnode = &all[1];
+    let mixnode_id = mixnode["peer_id"].as_str().unwrap();
+    let before = betanet(mixnode);
+    let epoch = before["epoch"].as_u64().unwrap() as u32;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(replay_a_packet(all, base + 110, mixnode_id, epoch));
+    wait_until(WAIT, "the replay is counted", || drops(&betanet(mixnode), "replay") == drops(&before, "replay") + 1);
+
+    // Kill a mixnode under a long message: its retransmitted fragments take other routes.
+    let victim = (1..SEVEN - 1).find(|&i| betanet(&all[i])["mixnode"]["layer"] == 2).expect("a layer-2 mixnode");
+    let body = "fragments ".repeat(6_000);
+    let sent = send(sender, "POST", "/api/betanet/send", &serde_json::json!({ "to": receiver_id, "text": body }));
+    children[victim].kill().unwrap();
+    children[victim].wait().unwrap();
+    wait_until(WAIT * 2, "the long message arrives whole", || {
+        inbox_has(receiver, &sent["id"]).is_some_and(|m| m["text"].as_str() == Some(body.as_str()))
+    });
+    wait_until(WAIT, "the sender sees it acknowledged", || {
+        inbox_has(sender, &sent["id"]).is_some_and(|m| m["state"] == "delivered")
+    });
+    assert!(betanet(sender)["client"]["retransmissions"].as_u64().unwrap() > 0, "fragments were resent");
+
+    for (i, child) in children.iter_mut().enumerate() {
+        if i != victim {
+            signal(child.id(), "-TERM");
+            assert!(wait_exit(child, WAIT).success());
+        }
+    }
 }

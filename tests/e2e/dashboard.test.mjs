@@ -1,9 +1,12 @@
 // The dashboard served by a real `fog node`, in Debian's Chromium driven by playwright-core.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   artifacts,
   callApi,
+  freshDataDir,
   freeUdpPorts,
   letJobsRun,
   requireFromFrontend,
@@ -255,6 +258,97 @@ test('two nodes on the simulated radio chat from the BitChat page, publicly and 
   } finally {
     await a.stop();
     await b.stop();
+  }
+});
+
+/** `fog testnet` as a child process: resolves with its JSON report once every node is connected. */
+async function startTestnet(args) {
+  const bin = process.env.FOG_BIN;
+  const dir = freshDataDir();
+  // Ports P+1… (APIs) and P+101… (mesh) below Linux's ephemeral range, spread by process id.
+  const base = 20_000 + (process.pid % 50) * 200;
+  const child = spawn(bin, ['testnet', '--json', '--dir', dir, '--base-port', String(base), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const report = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`fog testnet did not start within 60 s:\n${output}`)), 60_000);
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      const line = output.split('\n').find((l) => l.startsWith('{'));
+      if (line) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line));
+      }
+    });
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.once('exit', (code) => reject(new Error(`fog testnet exited with ${code}:\n${output}`)));
+  });
+  const nodes = report.nodes.map((n) => ({
+    url: n.api_url,
+    token: readFileSync(n.token_file, 'utf8').trim(),
+    peerId: n.peer_id,
+  }));
+  const stop = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve(child.exitCode);
+      child.once('exit', (code) => resolve(code));
+      child.kill('SIGTERM');
+    });
+  return { nodes, stop };
+}
+
+test('on a 7-node testnet the Betanet page deploys a mixnode, sends a message and its reply comes back', { timeout: 240_000 }, async () => {
+  const testnet = await startTestnet(['--nodes', '7', '--mixnodes', '5']);
+  try {
+    const [receiver, , , , , deployer, sender] = testnet.nodes;
+    await waitFor(async () => (await callApi(sender, '/api/betanet/status')).topology.usable, 60_000);
+    await withBrowser(async (page) => {
+      // Node 6 deploys its mixnode from the page and takes a layer.
+      await page.goto(`${deployer.url}/#token=${deployer.token}`);
+      await page.goto(`${deployer.url}/#/betanet`);
+      const deploy = page.getByTestId('betanet-deploy');
+      await deploy.waitFor({ timeout: 30_000 });
+      assert.equal(await deploy.getAttribute('data-deployed'), 'false');
+      await deploy.click();
+      await page.locator('[data-testid="betanet-deploy"][data-deployed="true"]').waitFor({ timeout: 30_000 });
+      await page.locator(`[data-testid="betanet-topology"] [data-peer-id="${deployer.peerId}"]`).waitFor({ timeout: 60_000 });
+      await waitFor(async () => (await callApi(sender, '/api/betanet/status')).topology.layers.flat().length === 6, 60_000);
+
+      // Node 7's page sends to node 1 and shows it acknowledged.
+      await page.goto(`${sender.url}/#token=${sender.token}`);
+      await page.goto(`${sender.url}/#/betanet`);
+      for (const layer of [1, 2, 3]) await page.getByTestId(`betanet-layer-${layer}`).waitFor({ timeout: 30_000 });
+      await page.getByTestId('betanet-client-stats').waitFor();
+      await page.getByTestId('betanet-send-to').selectOption(receiver.peerId);
+      await page.getByTestId('betanet-send-text').fill('hello through three layers');
+      await page.getByTestId('betanet-send-submit').click();
+      const sent = page.locator('[data-testid="betanet-message"]', { hasText: 'hello through three layers' });
+      await sent.and(page.locator('[data-state="delivered"]')).waitFor({ timeout: 60_000 });
+
+      // Node 1's page shows it from an anonymous sender and replies through its SURBs.
+      await page.goto(`${receiver.url}/#token=${receiver.token}`);
+      await page.goto(`${receiver.url}/#/betanet`);
+      const got = page.locator('[data-testid="betanet-message"][data-state="received"]', { hasText: 'hello through three layers' });
+      await got.waitFor({ timeout: 30_000 });
+      await got.getByTestId('betanet-reply-button').click();
+      await got.getByTestId('betanet-reply-text').fill('an anonymous reply');
+      await got.getByTestId('betanet-reply-submit').click();
+      await page.getByTestId('betanet-reply-sent').waitFor({ timeout: 30_000 });
+      await page.screenshot({ path: `${artifacts}betanet-receiver.png`, fullPage: true });
+
+      // The reply reaches node 7's page, live.
+      await page.goto(`${sender.url}/#/betanet`);
+      const reply = page.locator('[data-testid="betanet-message"][data-state="received"]', { hasText: 'an anonymous reply' });
+      await reply.waitFor({ timeout: 60_000 });
+      await reply.getByTestId('betanet-in-reply-to').waitFor();
+      const stats = await callApi(sender, '/api/betanet/status');
+      assert.ok(stats.client.cover_per_s > 0, 'cover traffic flows');
+      assert.ok(stats.client.loop_rtt_ms > 0, 'loops come back');
+      await page.screenshot({ path: `${artifacts}betanet.png`, fullPage: true });
+    });
+  } finally {
+    assert.equal(await testnet.stop(), 0);
   }
 });
 
