@@ -424,6 +424,9 @@ fn the_fog_cli_talks_to_a_running_node() {
     assert!(ok && text.contains("no peers connected"), "{text}");
     let (ok, text) = fog(&["p2p", "connect", "nonsense"]);
     assert!(!ok && text.contains("not a valid multiaddr"), "{text}");
+    // No Bluetooth here: the reason, not a failure.
+    let (ok, text) = fog(&["bitchat", "peers"]);
+    assert!(ok && text.contains("radio: unavailable — ") && text.contains("no peers heard yet"), "{text}");
 }
 
 /// Lets jobs run whatever this machine's user and other programs are doing (parallel tests

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
+use crate::limits::{Buckets, Rate, Window, Windows};
 use ed25519_dalek::VerifyingKey;
 use sha2::{Digest, Sha256};
 
@@ -58,9 +59,16 @@ const REKEY_AFTER_MS: u64 = 3600 * 1000;
 const REKEY_AFTER_MESSAGES: u32 = 1000;
 /// Sync requests answered per link, at most this many per 30 s.
 const SYNC_ANSWERS_PER_30S: usize = 8;
-/// Public messages shown per sender: a burst of 5, then one a second (iOS's bucket).
-const PUBLIC_BURST: f64 = 5.0;
-const PUBLIC_PER_SECOND: f64 = 1.0;
+/// Public messages shown per sender: a burst of 5, then one a second (iOS's bucket) …
+const PUBLIC_PER_SENDER: Rate = Rate { burst: 5.0, per_second: 1.0 };
+/// … and per content, whoever sends it: a burst of 3, then one every 2 s.
+const PUBLIC_PER_CONTENT: Rate = Rate { burst: 3.0, per_second: 0.5 };
+/// Handshakes others start with us: 10 a minute per peer, 30 in all (iOS).
+const INCOMING_HANDSHAKES_PER_PEER: usize = 10;
+const INCOMING_HANDSHAKES: usize = 30;
+/// Noise transport messages: 100 a second per peer, 500 in all (iOS).
+const NOISE_PER_PEER: Rate = Rate { burst: 100.0, per_second: 100.0 };
+const NOISE_ALL: Rate = Rate { burst: 500.0, per_second: 500.0 };
 /// Public messages from senders we have no announce for yet wait this long, at most this many.
 const UNVERIFIED_MS: u64 = 60_000;
 const UNVERIFIED_MAX: usize = 64;
@@ -191,7 +199,12 @@ pub struct Engine {
     /// When each session started and how many messages it carried, for re-keying.
     session_use: HashMap<PeerId, (u64, u32)>,
     sync_answers: HashMap<LinkId, VecDeque<u64>>,
-    public_buckets: HashMap<PeerId, (f64, u64)>,
+    public_per_sender: Buckets<PeerId>,
+    public_per_content: Buckets<[u8; 8]>,
+    incoming_handshakes_per_peer: Windows<PeerId>,
+    incoming_handshakes: Window,
+    noise_per_peer: Buckets<PeerId>,
+    noise_all: Buckets<()>,
     /// Noise payloads waiting for a session.
     waiting: HashMap<PeerId, Vec<NoisePayload>>,
     outbox: Vec<(Pending, u64)>,
@@ -227,7 +240,12 @@ impl Engine {
             receipts: Vec::new(),
             session_use: HashMap::new(),
             sync_answers: HashMap::new(),
-            public_buckets: HashMap::new(),
+            public_per_sender: Buckets::new(PUBLIC_PER_SENDER),
+            public_per_content: Buckets::new(PUBLIC_PER_CONTENT),
+            incoming_handshakes_per_peer: Windows::new(INCOMING_HANDSHAKES_PER_PEER, 60_000),
+            incoming_handshakes: Window::new(INCOMING_HANDSHAKES, 60_000),
+            noise_per_peer: Buckets::new(NOISE_PER_PEER),
+            noise_all: Buckets::new(NOISE_ALL),
             waiting: HashMap::new(),
             outbox: Vec::new(),
             received_private: HashSet::new(),
@@ -879,7 +897,11 @@ impl Engine {
                 self.counters.dropped_skewed += 1;
                 return;
             }
-            Decision::Drop(_) => {
+            Decision::Drop(why) => {
+                if why == router::Drop::Duplicate {
+                    // Someone nearby relayed it first, so ours is not needed (iOS).
+                    self.relays.retain(|r| !r.packet.same_as(&packet));
+                }
                 self.counters.dropped_duplicate += 1;
                 return;
             }
@@ -1038,15 +1060,12 @@ impl Engine {
         }
         let nickname = peer.known.nickname.clone();
         // Live messages only: a sync reply fills in old ones, many at once by design.
-        if !packet.is_rsr {
-            let (tokens, last_ms) = self.public_buckets.entry(packet.sender).or_insert((PUBLIC_BURST, now_ms));
-            *tokens = (*tokens + now_ms.saturating_sub(*last_ms) as f64 / 1000.0 * PUBLIC_PER_SECOND).min(PUBLIC_BURST);
-            *last_ms = now_ms;
-            if *tokens < 1.0 {
-                self.counters.dropped_rate_limited += 1;
-                return;
-            }
-            *tokens -= 1.0;
+        let allowed = packet.is_rsr
+            || (self.public_per_sender.take(packet.sender, now_ms)
+                && self.public_per_content.take(content_key(&text), now_ms));
+        if !allowed {
+            self.counters.dropped_rate_limited += 1;
+            return;
         }
         self.remember(&packet, now_ms);
         let message = ChatMessage {
@@ -1079,6 +1098,10 @@ impl Engine {
         if fresh_initiation {
             if matches!(self.sessions.get(&peer), Some(Noise::Initiating { .. })) && keeps_initiator_role(self.me, peer)
             {
+                return;
+            }
+            if !(self.incoming_handshakes_per_peer.admit(peer, now_ms) && self.incoming_handshakes.admit(now_ms)) {
+                self.counters.dropped_rate_limited += 1;
                 return;
             }
             // A new initiation replaces whatever we had: the peer re-keys or restarted.
@@ -1149,6 +1172,10 @@ impl Engine {
 
     fn on_encrypted(&mut self, packet: Packet, now_ms: u64) {
         let peer = packet.sender;
+        if !(self.noise_per_peer.take(peer, now_ms) && self.noise_all.take((), now_ms)) {
+            self.counters.dropped_rate_limited += 1;
+            return;
+        }
         let plaintext = match self.sessions.get_mut(&peer) {
             Some(Noise::Established(session)) => session.decrypt(&packet.payload).ok(),
             _ => None,
@@ -1208,6 +1235,12 @@ impl Engine {
     pub fn restore_received(&mut self, ids: impl IntoIterator<Item = String>) {
         self.received_private.extend(ids);
     }
+}
+
+/// The key of a public message's content bucket: its text, trimmed and case-folded.
+fn content_key(text: &str) -> [u8; 8] {
+    let digest = Sha256::digest(text.trim().to_lowercase());
+    digest[..8].try_into().expect("8 bytes")
 }
 
 /// iOS's local id of a public message: the first 32 hex digits of
@@ -1373,6 +1406,44 @@ mod tests {
             .count();
         assert_eq!(shown, 5);
         assert_eq!(line.engines[1].counters().dropped_rate_limited, 15);
+    }
+
+    #[test]
+    fn the_same_text_is_cut_to_its_content_bucket() {
+        let mut line = Line::new(2);
+        line.run(2_000);
+        for _ in 0..5 {
+            line.now += 1;
+            line.engines[0].send_public("same words", line.now).unwrap();
+        }
+        line.pump();
+        let shown = line.events[1]
+            .iter()
+            .filter(|e| matches!(e, ChatEvent::Message { message } if message.text == "same words"))
+            .count();
+        assert_eq!(shown, 3);
+        assert_eq!(line.engines[1].counters().dropped_rate_limited, 2);
+    }
+
+    #[test]
+    fn a_pending_relay_is_cancelled_when_a_duplicate_arrives_first() {
+        let got = |line: &Line, text: &str| {
+            line.events[2].iter().any(|e| matches!(e, ChatEvent::Message { message } if message.text == text))
+        };
+        let mut line = Line::new(3);
+        line.run(2_000);
+        for (text, duplicate) in [("relayed", false), ("someone else relayed it", true)] {
+            line.engines[0].send_public(text, line.now).unwrap();
+            for frame in held(&mut line.engines[0]) {
+                line.engines[1].receive(0, &frame, line.now);
+                if duplicate {
+                    // As if the third peer had relayed it to the middle one before its jitter ran out.
+                    line.engines[1].receive(2, &frame, line.now);
+                }
+            }
+            line.run(300);
+            assert_eq!(got(&line, text), !duplicate, "{text}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod fragment;
 pub mod identity;
 pub mod inspect;
 pub mod keys;
+pub mod limits;
 pub mod model;
 pub mod noise;
 pub mod packet;

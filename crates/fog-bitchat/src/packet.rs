@@ -77,6 +77,15 @@ pub struct Packet {
 }
 
 impl Packet {
+    /// The same packet as `other`, whatever TTL each carries now (a relayed copy).
+    pub fn same_as(&self, other: &Packet) -> bool {
+        self.kind == other.kind
+            && self.timestamp_ms == other.timestamp_ms
+            && self.sender == other.sender
+            && self.recipient == other.recipient
+            && self.payload == other.payload
+    }
+
     /// A version-1 packet from `sender` with `payload`, TTL 7, no recipient, unsigned.
     pub fn new(kind: u8, sender: PeerId, timestamp_ms: u64, payload: Vec<u8>) -> Packet {
         Packet {

@@ -62,23 +62,11 @@ fn message(row: &Row) -> fog_store::rusqlite::Result<ChatMessage> {
 
 impl ChatStore<'_> {
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.0
-            .reader()
-            .query_row("SELECT value FROM bitchat_settings WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.0.error(e))
+        self.0.setting("bitchat_settings", key)
     }
 
     pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.0
-            .writer()
-            .execute(
-                "INSERT INTO bitchat_settings (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )
-            .map(drop)
-            .map_err(|e| self.0.error(e))
+        self.0.set_setting("bitchat_settings", key, value)
     }
 
     pub fn pin(

@@ -67,7 +67,7 @@ pub fn start(
         },
     };
     let identity = NodeIdentity::from_signing_key(ed25519_dalek_key(identity));
-    let transport = Arc::new(MeshTransport { mesh: mesh.clone(), links: Mutex::new(HashMap::new()) });
+    let transport = Arc::new(MeshTransport::new(mesh.clone()));
     let publisher = Arc::new(MeshPublisher { mesh: mesh.clone() });
     let betanet = Betanet::start(identity, store, config, transport, publisher).map_err(|e| e.to_string())?;
     tokio::spawn(accept_packets(mesh.clone(), betanet.clone()));
@@ -84,9 +84,15 @@ struct Link {
     down_until: Arc<Mutex<Option<Instant>>>,
 }
 
-struct MeshTransport {
+pub(crate) struct MeshTransport {
     mesh: Mesh,
     links: Mutex<HashMap<[u8; 32], Link>>,
+}
+
+impl MeshTransport {
+    pub(crate) fn new(mesh: Mesh) -> MeshTransport {
+        MeshTransport { mesh, links: Mutex::new(HashMap::new()) }
+    }
 }
 
 impl Transport for MeshTransport {
@@ -143,7 +149,7 @@ async fn write_link(
 }
 
 /// Reads packets from every stream peers open to us.
-async fn accept_packets(mesh: Mesh, betanet: Betanet) {
+pub(crate) async fn accept_packets(mesh: Mesh, betanet: Betanet) {
     let mut incoming = match mesh.accept_streams(PROTOCOL) {
         Ok(incoming) => incoming,
         Err(e) => {

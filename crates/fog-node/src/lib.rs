@@ -21,6 +21,7 @@ pub mod http;
 mod idle;
 pub mod logging;
 pub mod metrics;
+pub mod mix_bench;
 mod node;
 mod process;
 mod sched;

@@ -109,6 +109,26 @@ impl Store {
     }
 
     /// Wraps a rusqlite error with this database's path.
+    /// A value from a domain's key/value table (`key TEXT PRIMARY KEY, value TEXT`).
+    pub fn setting(&self, table: &'static str, key: &str) -> Result<Option<String>, StoreError> {
+        self.reader()
+            .query_row(&format!("SELECT value FROM {table} WHERE key = ?1"), [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.error(e))
+    }
+
+    pub fn set_setting(&self, table: &'static str, key: &str, value: &str) -> Result<(), StoreError> {
+        self.writer()
+            .execute(
+                &format!(
+                    "INSERT INTO {table} (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                ),
+                [key, value],
+            )
+            .map(drop)
+            .map_err(|e| self.error(e))
+    }
+
     pub fn error(&self, source: rusqlite::Error) -> StoreError {
         classify(&self.path, source)
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { BenchResult, Figure } from "./api/client";
 import {
+  BENCH_SUITES,
   defaultNsgaForm,
   formatFigure,
   formatFigureValue,
@@ -11,6 +12,7 @@ import {
   isDebugBuild,
   mergeResults,
   nsgaRequest,
+  parameterlessRequest,
   parseGoal,
   populationIgnored,
   resultKey,
@@ -26,6 +28,18 @@ const figure = (name: string, value: number, unit = "", goal: string | null = nu
 function result(id: number, started_ms: number, extra: Partial<BenchResult> = {}): BenchResult {
   return { id, suite: "nsga", title: `run ${id}`, started_ms, wall_ms: 40, build: "release", figures: [], ...extra };
 }
+
+describe("suites", () => {
+  it("lists the three suites the node runs", () => {
+    expect(BENCH_SUITES).toEqual(["nsga", "sandbox", "mixnode"]);
+  });
+
+  it("asks for a suite without parameters with its name alone", () => {
+    expect(parameterlessRequest("sandbox")).toEqual({ suite: "sandbox" });
+    expect(parameterlessRequest("mixnode")).toEqual({ suite: "mixnode" });
+    expect(JSON.stringify(parameterlessRequest("mixnode"))).toBe('{"suite":"mixnode"}');
+  });
+});
 
 describe("the nsga form", () => {
   it("starts with the node's defaults and turns them into a request", () => {
@@ -119,8 +133,31 @@ describe("goals", () => {
     expect(parseGoal("≥ 0.8690 (pymoo: 0.8697)")).toEqual({ op: "≥", threshold: 0.869 });
   });
 
+  it("parses strict comparisons", () => {
+    expect(parseGoal("< 0.1")).toEqual({ op: "<", threshold: 0.1 });
+    expect(parseGoal(">5")).toEqual({ op: ">", threshold: 5 });
+    expect(parseGoal(" > 1e4 (roughly) ")).toEqual({ op: ">", threshold: 10_000 });
+    // The two-character forms are still the non-strict ones.
+    expect(parseGoal("<= 3")).toEqual({ op: "≤", threshold: 3 });
+    expect(parseGoal(">= 3")).toEqual({ op: "≥", threshold: 3 });
+  });
+
   it("does not guess at anything else", () => {
-    for (const text of ["", "0.5", "about 0.5", "≥ 0.5 ms", "≥ 0.5 or so", "= 1", "≥", "≥ 1 (a) (b)", "≥ 1.2.3"]) {
+    for (const text of [
+      "",
+      "0.5",
+      "about 0.5",
+      "≥ 0.5 ms",
+      "≥ 0.5 or so",
+      "= 1",
+      "≥",
+      "≥ 1 (a) (b)",
+      "≥ 1.2.3",
+      "<",
+      "<< 1",
+      "=< 1",
+      "< 0.1 %",
+    ]) {
       expect(parseGoal(text)).toBeNull();
     }
     expect(parseGoal(null)).toBeNull();
@@ -140,12 +177,59 @@ describe("goals", () => {
     expect(goalState(figure("x", 1, "", "  "))).toBe("none");
   });
 
+  it("judges strict goals strictly", () => {
+    expect(goalState(figure("lost", 0.05, "%", "< 0.1"))).toBe("met");
+    expect(goalState(figure("lost", 0, "%", "< 0.1"))).toBe("met");
+    expect(goalState(figure("lost", 0.1, "%", "< 0.1"))).toBe("not_met");
+    expect(goalState(figure("lost", 2.5, "%", "< 0.1"))).toBe("not_met");
+    expect(goalState(figure("x", 5, "", "> 5"))).toBe("not_met");
+    expect(goalState(figure("x", 5.01, "", "> 5"))).toBe("met");
+  });
+
   it("counts the goals met among those it can check", () => {
     expect(goalSummary([])).toBeNull();
     expect(goalSummary([figure("a", 1), figure("b", 1, "", "roughly 1")])).toBeNull();
     expect(
       goalSummary([figure("a", 0.6, "×", "≥ 0.5"), figure("b", 0.4, "×", "≥ 0.5"), figure("c", 1, "", "text")]),
     ).toEqual({ met: 1, checked: 2 });
+  });
+});
+
+describe("the mixnode suite's figures", () => {
+  // As the node reports them, in its order.
+  const figures: Figure[] = [
+    figure("one mixnode: packets sent", 150_000),
+    figure("one mixnode: forwarded per second", 9_987.6, "packets/s", "≥ 10000"),
+    figure("one mixnode: lost", 0.0123, "%", "< 0.1"),
+    figure("three hops, zero delay: packets sent", 10_000),
+    figure("three hops: latency p50", 0.2345, "ms", "≤ 1"),
+    figure("three hops: latency p99", 1.8, "ms", "≤ 3"),
+    figure("three hops: lost", 0, "%"),
+  ];
+
+  it("are written with their units", () => {
+    expect(figures.map(formatFigure)).toEqual([
+      "150,000",
+      "9,988 packets/s",
+      "0.0123 %",
+      "10,000",
+      "0.2345 ms",
+      "1.8 ms",
+      "0 %",
+    ]);
+  });
+
+  it("have their four goals checked, the loss goal strictly", () => {
+    expect(figures.map(goalState)).toEqual(["none", "not_met", "met", "none", "met", "met", "none"]);
+    expect(goalSummary(figures)).toEqual({ met: 3, checked: 4 });
+    const lossy = figures.map((f) => (f.name === "one mixnode: lost" ? { ...f, value: 0.1 } : f));
+    expect(goalSummary(lossy)).toEqual({ met: 2, checked: 4 });
+  });
+
+  it("show a dash where the node had no number, e.g. no packet arrived for a latency", () => {
+    const none = { ...figure("three hops: latency p99", 0, "ms", "≤ 3"), value: null as unknown as number };
+    expect(formatFigure(none)).toBe("—");
+    expect(goalState(none)).toBe("unchecked");
   });
 });
 
@@ -167,6 +251,8 @@ describe("results", () => {
     const old = result(1, 1_000);
     const mine = result(2, 2_000, { suite: "sandbox" });
     expect(mergeResults([mine], [old])).toEqual([mine, old]);
+    const mixnode = result(1, 3_000, { suite: "mixnode" });
+    expect(mergeResults([mixnode], [mine, old])).toEqual([mixnode, mine, old]);
     // An answer of the list that left before this page's run finished does not drop the run.
     expect(mergeResults([old], [mine, old])).toEqual([mine, old]);
     const updated = { ...old, title: "again" };

@@ -1,8 +1,18 @@
 import type { BenchRequest, BenchResult, Event, Figure } from "./api/client";
 import { formatCount } from "./format";
 
-/** The benchmark suites the node runs. */
-export type BenchSuite = "nsga" | "sandbox";
+/**
+ * The benchmark suites the node runs: `nsga` takes the form's parameters; `sandbox` and
+ * `mixnode` take none.
+ */
+export const BENCH_SUITES = ["nsga", "sandbox", "mixnode"] as const;
+
+export type BenchSuite = (typeof BENCH_SUITES)[number];
+
+/** The request of a suite that takes no parameters: its body is just `{ "suite": … }`. */
+export function parameterlessRequest(suite: Exclude<BenchSuite, "nsga">): BenchRequest {
+  return { suite };
+}
 
 /** The reference problems of the `nsga` suite, as the node names them. */
 export const NSGA_PROBLEMS = ["zdt1", "zdt2", "zdt3", "zdt4", "zdt6", "dtlz1", "dtlz2"] as const;
@@ -117,19 +127,38 @@ export function formatFigure(figure: Pick<Figure, "name" | "value" | "unit">): s
   return unit === "" || value === "—" ? value : `${value} ${unit}`;
 }
 
-/** A goal of the form "≥ N" or "≤ N" (">=" and "<=" too), optionally followed by a remark in parentheses. */
-export type Goal = { op: "≥" | "≤"; threshold: number };
+/**
+ * A goal of the form "≥ N", "≤ N", "> N" or "< N" (">=" and "<=" too), optionally followed by a
+ * remark in parentheses.
+ */
+export type Goal = { op: "≥" | "≤" | ">" | "<"; threshold: number };
 
-const GOAL_PATTERN = /^\s*(≥|>=|≤|<=)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*(?:\([^()]*\))?\s*$/i;
+const GOAL_PATTERN = /^\s*(≥|>=|≤|<=|>|<)\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*(?:\([^()]*\))?\s*$/i;
+
+const GOAL_OPS: Record<string, Goal["op"]> = { "≥": "≥", ">=": "≥", "≤": "≤", "<=": "≤", ">": ">", "<": "<" };
 
 /** The comparison a goal text states, or null when it is not a simple one. */
 export function parseGoal(goal: string | null): Goal | null {
   if (goal === null) return null;
   const match = GOAL_PATTERN.exec(goal);
-  if (!match?.[1] || match[2] === undefined) return null;
+  const op = match?.[1] === undefined ? undefined : GOAL_OPS[match[1]];
+  if (!op || match?.[2] === undefined) return null;
   const threshold = Number(match[2]);
   if (!Number.isFinite(threshold)) return null;
-  return { op: match[1] === "≥" || match[1] === ">=" ? "≥" : "≤", threshold };
+  return { op, threshold };
+}
+
+function meets(value: number, goal: Goal): boolean {
+  switch (goal.op) {
+    case "≥":
+      return value >= goal.threshold;
+    case "≤":
+      return value <= goal.threshold;
+    case ">":
+      return value > goal.threshold;
+    case "<":
+      return value < goal.threshold;
+  }
 }
 
 /**
@@ -143,8 +172,7 @@ export function goalState(figure: Pick<Figure, "value" | "goal">): GoalState {
   const goal = parseGoal(figure.goal);
   const value: unknown = figure.value;
   if (!goal || typeof value !== "number" || !Number.isFinite(value)) return "unchecked";
-  const met = goal.op === "≥" ? value >= goal.threshold : value <= goal.threshold;
-  return met ? "met" : "not_met";
+  return meets(value, goal) ? "met" : "not_met";
 }
 
 /** How many of the figures' checkable goals are met; null when none can be checked. */

@@ -287,7 +287,7 @@ export class FogClient {
   }
 
   /**
-   * Runs one benchmark in the node (`nsga` or `sandbox`) and resolves with what it measured,
+   * Runs one benchmark in the node (`nsga`, `sandbox` or `mixnode`) and resolves with what it measured,
    * after tens of milliseconds to a few seconds; it cannot be cancelled. Bad parameters reject
    * with `invalid_input`; a run while another is in progress rejects with `unavailable`.
    */

@@ -138,6 +138,17 @@ enum BenchCommand {
     /// The idle-compute sandbox: module compile and instantiate times, the example kernels
     /// sandboxed against native code, and harvest-policy decisions, as JSON.
     Sandbox,
+    /// Betanet mixnodes on 127.0.0.1 in this process: one mixnode fed at --rate packets a second
+    /// (forwarded per second and loss), then three in a row with zero mixing delay at
+    /// --latency-rate (latency p50 and p99), as JSON.
+    Mixnode {
+        #[arg(long, default_value_t = 10_000)]
+        rate: u32,
+        #[arg(long, default_value_t = 1_000)]
+        latency_rate: u32,
+        #[arg(long, default_value_t = 3.0)]
+        secs: f64,
+    },
     /// One NSGA-II run on a reference problem: hypervolume at the standard reference point,
     /// IGD against the true front, and wall time, as one JSON line.
     Nsga {
@@ -178,6 +189,11 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Sandbox => {
             let figures = fog_idle::bench::sandbox().map_err(anyhow::Error::msg)?;
+            println!("{}", serde_json::to_string(&figures)?);
+        }
+        BenchCommand::Mixnode { rate, latency_rate, secs } => {
+            let plan = fog_node::mix_bench::MixBenchPlan { rate, latency_rate, secs };
+            let figures = fog_node::mix_bench::run(plan).map_err(anyhow::Error::msg)?;
             println!("{}", serde_json::to_string(&figures)?);
         }
         BenchCommand::Placement { jobs, nodes, pop, gens, threads } => {
