@@ -505,31 +505,11 @@ impl NodeApi {
     }
 
     fn betanet(&self) -> Result<fog_mixnet::service::Betanet, ApiError> {
-        self.state.betanet.clone().ok_or_else(|| {
-            let detail = self
-                .state
-                .services
-                .snapshot()
-                .into_iter()
-                .find(|s| s.id == "betanet")
-                .map(|s| s.detail)
-                .unwrap_or_else(|| "not started".into());
-            ApiError::new(crate::error::code::UNAVAILABLE, format!("Betanet is not running: {detail}"))
-        })
+        self.state.betanet.clone().ok_or_else(|| self.not_running("betanet", "Betanet"))
     }
 
     fn bitchat(&self) -> Result<fog_bitchat::service::Bitchat, ApiError> {
-        self.state.bitchat.clone().ok_or_else(|| {
-            let detail = self
-                .state
-                .services
-                .snapshot()
-                .into_iter()
-                .find(|s| s.id == "bitchat")
-                .map(|s| s.detail)
-                .unwrap_or_else(|| "not started".into());
-            ApiError::new(crate::error::code::UNAVAILABLE, format!("BitChat is not running: {detail}"))
-        })
+        self.state.bitchat.clone().ok_or_else(|| self.not_running("bitchat", "BitChat"))
     }
 
     fn scheduler(&self) -> Result<std::sync::Arc<fog_sched::service::Scheduler>, ApiError> {
@@ -542,17 +522,7 @@ impl NodeApi {
     }
 
     fn harvester(&self) -> Result<std::sync::Arc<fog_idle::Harvester>, ApiError> {
-        self.state.idle.clone().ok_or_else(|| {
-            let detail = self
-                .state
-                .services
-                .snapshot()
-                .into_iter()
-                .find(|s| s.id == "idle_compute")
-                .map(|s| s.detail)
-                .unwrap_or_default();
-            ApiError::new(crate::error::code::UNAVAILABLE, format!("idle compute is not running: {detail}"))
-        })
+        self.state.idle.clone().ok_or_else(|| self.not_running("idle_compute", "idle compute"))
     }
 }
 
@@ -684,23 +654,25 @@ fn decode_payload(
 }
 
 impl NodeApi {
+    /// Why a service the request needs is not running, from the service registry.
+    fn not_running(&self, id: &str, name: &str) -> ApiError {
+        let detail = self
+            .state
+            .services
+            .snapshot()
+            .into_iter()
+            .find(|s| s.id == id)
+            .map_or_else(|| "not started".into(), |s| s.detail);
+        ApiError::new(crate::error::code::UNAVAILABLE, format!("{name} is not running: {detail}"))
+    }
+
     fn peer_book(&self) -> Result<fog_mesh::peer_book::PeerBook, ApiError> {
         self.mesh()?;
         Ok(fog_mesh::peer_book::PeerBook::new(self.state.store.clone()))
     }
 
     fn mesh(&self) -> Result<&fog_mesh::Mesh, ApiError> {
-        self.state.mesh.as_ref().ok_or_else(|| {
-            let detail = self
-                .state
-                .services
-                .snapshot()
-                .into_iter()
-                .find(|s| s.id == "mesh")
-                .map(|s| s.detail)
-                .unwrap_or_default();
-            ApiError::new(crate::error::code::UNAVAILABLE, format!("the mesh is not running: {detail}"))
-        })
+        self.state.mesh.as_ref().ok_or_else(|| self.not_running("mesh", "the mesh"))
     }
 
     /// This node's place in the mesh.
